@@ -1,0 +1,1 @@
+"""cityos_broker."""
