@@ -1,0 +1,270 @@
+"""The raw ASGI application: routing, tenancy, auth hook, limits, errors, CORS, tracing, logs, metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from cityos_runtime import request_context
+from cityos_runtime.metadata import REQUEST_ID, TENANT
+from cityos_runtime.problems import ProblemError, problem_from_rpc_error
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from cityos_gateway.auth import Authenticator, OpenAuthenticator, check_tenant
+from cityos_gateway.body import ClientDisconnected, read_body
+from cityos_gateway.config import TENANT_NAME, GatewaySettings
+from cityos_gateway.cors import CorsPolicy
+from cityos_gateway.http import CONTENT_TYPE, JSON, Request, Response, parse_headers, problem_response
+from cityos_gateway.ngsild.batch import BatchRoutes
+from cityos_gateway.ngsild.common import BASE
+from cityos_gateway.ngsild.discovery import DiscoveryRoutes
+from cityos_gateway.ngsild.entities import EntityRoutes
+from cityos_gateway.ngsild.resources import ResourceRoutes
+from cityos_gateway.params import parse_query
+from cityos_gateway.router import Handler, Router
+
+if TYPE_CHECKING:
+    from cityos.broker.v1.broker_pb2_grpc import BrokerAsyncStub
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+_access_log = logging.getLogger("cityos.gateway.access")
+_log = logging.getLogger("cityos.gateway")
+
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_X_REQUEST_ID = b"x-request-id"
+_NGSILD_TENANT = b"ngsild-tenant"
+_CONTENT_LENGTH = b"content-length"
+_ALLOW = b"allow"
+_OK = b'{"status":"ok"}'
+_NOT_READY = b'{"status":"unavailable"}'
+_HEALTH_HEADERS = ((CONTENT_TYPE, JSON),)
+
+
+def create_app(
+    settings: GatewaySettings,
+    stub: BrokerAsyncStub,
+    *,
+    readiness: ReadinessCheck | None = None,
+    authenticator: Authenticator | None = None,
+    tracer: trace.Tracer | None = None,
+    meter: metrics.Meter | None = None,
+) -> GatewayApp:
+    """Build the gateway's ASGI app around one Broker stub (the process's only gRPC channel)."""
+    return GatewayApp(settings, stub, readiness, authenticator, tracer, meter)
+
+
+class GatewayApp:
+    """The ASGI callable: every HTTP request becomes at most one Broker RPC."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        stub: BrokerAsyncStub,
+        readiness: ReadinessCheck | None,
+        authenticator: Authenticator | None,
+        tracer: trace.Tracer | None,
+        meter: metrics.Meter | None,
+    ) -> None:
+        self._settings = settings
+        self._readiness = readiness
+        self._auth = authenticator or OpenAuthenticator()
+        self._cors = CorsPolicy(settings.cors_origins)
+        self._tracer = tracer or trace.get_tracer("cityos.gateway")
+        self._duration = (meter or metrics.get_meter("cityos.gateway")).create_histogram(
+            "http.server.request.duration", unit="s", description="Duration of HTTP server requests"
+        )
+        table: dict[str, dict[str, Handler]] = {}
+        for group in (EntityRoutes, BatchRoutes, DiscoveryRoutes, ResourceRoutes):
+            for template, handlers in group(stub, settings.request_timeout).routes().items():
+                table[BASE + template] = handlers
+        self._router = Router(table)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers = parse_headers(scope["headers"])
+        method: str = scope["method"]
+        raw_path = _raw_path(scope)
+        request = Request(
+            method, raw_path, headers, {}, request_id=_request_id(headers.get("x-request-id", ""))
+        )
+        parent = propagate.extract(headers)
+        with self._tracer.start_as_current_span(
+            method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            id_token = request_context.set_request_id(request.request_id)
+            try:
+                response = await self._respond(request, scope, receive)
+            except ClientDisconnected:
+                return
+            finally:
+                request_context.reset_request_id(id_token)
+            self._finish(request, response)
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": response.headers}
+            )
+            await send({"type": "http.response.body", "body": response.body})
+            duration = time.perf_counter() - started
+            self._observe(span, request, response.status, duration)
+
+    async def _respond(self, request: Request, scope: Scope, receive: Receive) -> Response:
+        """Run the pipeline; every failure becomes a ProblemDetails response."""
+        try:
+            return await self._dispatch(request, scope, receive)
+        except ProblemError as problem:
+            return problem_response(problem)
+        except grpc.aio.AioRpcError as error:
+            return problem_response(problem_from_rpc_error(error))
+        except ClientDisconnected:
+            raise
+        except Exception:
+            _log.exception("unexpected error", extra={"request_id": request.request_id})
+            return problem_response(ProblemError("InternalError", "internal error", status=500))
+
+    async def _dispatch(self, request: Request, scope: Scope, receive: Receive) -> Response:
+        path, method, headers = request.path, request.method, request.headers
+        if path == "/healthz":
+            return Response(200, _OK, list(_HEALTH_HEADERS))
+        if path == "/readyz":
+            ready = self._readiness is None or await self._readiness()
+            return Response(200 if ready else 503, _OK if ready else _NOT_READY, list(_HEALTH_HEADERS))
+        if self._cors.is_preflight(method, headers):
+            return self._cors.preflight(headers["origin"])
+        route, path_params = self._router.match(path)
+        request.route = route.template
+        handler = route.handlers.get(method)
+        if handler is None:
+            response = problem_response(
+                ProblemError("MethodNotAllowed", f"{method} is not allowed on {route.template}")
+            )
+            response.headers.append((_ALLOW, route.allow.encode()))
+            return response
+        request.path_params = path_params
+        request.query = parse_query(scope.get("query_string", b""))
+        self._bind_tenant(request)
+        principal = await self._auth.authenticate(request)
+        check_tenant(principal, request.tenant)
+        if method in _BODY_METHODS:
+            request.body = await read_body(
+                receive, headers.get("content-length", ""), self._settings.max_body_bytes
+            )
+        request.metadata = self._metadata(request)
+        return await handler(request)
+
+    def _bind_tenant(self, request: Request) -> None:
+        """NGSILD-Tenant, lowercased and validated; the default tenant when absent."""
+        raw = request.headers.get("ngsild-tenant", "").strip()
+        if not raw:
+            request.tenant = self._settings.default_tenant
+            return
+        tenant = raw.lower()
+        if not TENANT_NAME.fullmatch(tenant):
+            raise ProblemError(
+                "BadRequestData",
+                "NGSILD-Tenant must be 1-63 characters of a-z, 0-9, _ and -, starting with a letter or digit",
+            )
+        request.tenant, request.tenant_given = tenant, True
+
+    def _metadata(self, request: Request) -> tuple[tuple[str, str], ...]:
+        """gRPC metadata: tenant, request id and the W3C trace context of the current span."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        return ((TENANT, request.tenant), (REQUEST_ID, request.request_id), *carrier.items())
+
+    def _finish(self, request: Request, response: Response) -> None:
+        """Headers every response carries: length, request id, tenant echo, CORS."""
+        extra = response.headers
+        extra.append((_CONTENT_LENGTH, str(len(response.body)).encode()))
+        extra.append((_X_REQUEST_ID, request.request_id.encode()))
+        if request.tenant_given:
+            extra.append((_NGSILD_TENANT, request.tenant.encode()))
+        origin = request.headers.get("origin")
+        if origin and self._cors.enabled:
+            extra.extend(self._cors.headers(origin))
+
+    def _observe(self, span: trace.Span, request: Request, status: int, duration: float) -> None:
+        """Span attributes, the duration histogram and the access log line."""
+        route = request.route
+        trace_id = ""
+        if span.is_recording():
+            span.update_name(f"{request.method} {route}" if route else request.method)
+            span.set_attributes(
+                {
+                    "http.request.method": request.method,
+                    "url.path": request.path,
+                    "http.route": route,
+                    "http.response.status_code": status,
+                    "cityos.request_id": request.request_id,
+                    "cityos.tenant": request.tenant,
+                }
+            )
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        context = span.get_span_context()
+        if context.is_valid:
+            trace_id = format(context.trace_id, "032x")
+        attributes: dict[str, str | int] = {
+            "http.request.method": request.method,
+            "http.response.status_code": status,
+        }
+        if route:
+            attributes["http.route"] = route
+        self._duration.record(duration, attributes)
+        _access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round(duration * 1000, 3),
+                "request_id": request.request_id,
+                "tenant": request.tenant,
+                "trace_id": trace_id,
+            },
+        )
+
+
+def _raw_path(scope: Scope) -> str:
+    """The still percent-encoded path (ASGI raw_path), without any query string."""
+    raw: bytes | None = scope.get("raw_path")
+    if raw:
+        return raw.decode("latin-1").partition("?")[0]
+    return str(scope["path"])
+
+
+def _request_id(given: str) -> str:
+    """The caller's X-Request-Id when it is sane, else a fresh one."""
+    if given and _SANE_REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge start-up and shutdown; the server owns the channel's life."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
