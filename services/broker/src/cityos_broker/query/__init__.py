@@ -7,6 +7,7 @@ syntax; every evaluator works on the stored entity form described in docs/broker
 from cityos_broker.query.csf import parse_csf
 from cityos_broker.query.filter import EntityFilter, IndexPlan
 from cityos_broker.query.geo import GeoBox, GeoCircle, GeoQuery, parse_geo_query
+from cityos_broker.query.geometry import parse_geometry
 from cityos_broker.query.qlang import QExpression, compile_q
 from cityos_broker.query.scopeq import ScopeQuery, parse_scope_query, validate_scope
 from cityos_broker.query.syntax import Expand
@@ -25,6 +26,7 @@ __all__ = [
     "compile_q",
     "parse_csf",
     "parse_geo_query",
+    "parse_geometry",
     "parse_scope_query",
     "parse_type_expression",
     "validate_scope",
