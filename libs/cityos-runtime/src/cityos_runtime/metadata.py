@@ -20,6 +20,6 @@ def metadata_value(metadata: Iterable[tuple[str, str | bytes]] | None, key: str)
     return ""
 
 
-def call_tenant(context: grpc.aio.ServicerContext) -> str:  # type: ignore[type-arg]
+def call_tenant(context: grpc.aio.ServicerContext) -> str:
     """The tenant a gRPC call is bound to ("" is the deployment's default tenant)."""
     return metadata_value(context.invocation_metadata(), TENANT)

@@ -127,7 +127,7 @@ def grpc_code(problem: ProblemError) -> grpc.StatusCode:
     return _GRPC_BY_STATUS.get(problem.status, grpc.StatusCode.UNKNOWN)
 
 
-async def abort_with_problem(context: grpc.aio.ServicerContext, problem: ProblemError) -> NoReturn:  # type: ignore[type-arg]
+async def abort_with_problem(context: grpc.aio.ServicerContext, problem: ProblemError) -> NoReturn:
     """End a gRPC call with the problem in trailing metadata, so the gateway can show it as is."""
     await context.abort(grpc_code(problem), problem.detail, trailing_metadata=((PROBLEM, problem.to_json()),))
     raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
