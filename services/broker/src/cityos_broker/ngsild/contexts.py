@@ -1,88 +1,97 @@
-"""JSON-LD @context handling: compiled term maps, the bundled core context and the user-context resolver."""
+"""Request @context rules and the resolver: core built in, hosted via the store, remote fetched once."""
 
 from __future__ import annotations
 
+import asyncio
+import fnmatch
+import importlib
+import re
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import httpx
+import orjson
+from cityos_runtime.problems import ProblemError
 
-CORE_CONTEXT_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
-NGSILD_PREFIX = "https://uri.etsi.org/ngsi-ld/"
-DEFAULT_CONTEXT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+from cityos_broker.ngsild.terms import (
+    CORE_CONTEXT_URL,
+    DEFAULT_CONTEXT_VOCAB,
+    NGSILD_PREFIX,
+    TermDefinition,
+    TermMap,
+    core_context,
+    core_local_context,
+    core_term_map,
+)
+
+__all__ = [
+    "CORE_CONTEXT_URL",
+    "DEFAULT_CONTEXT_VOCAB",
+    "JSONLD_CONTEXT_REL",
+    "NGSILD_PREFIX",
+    "CachedContext",
+    "ContextResolver",
+    "HostedContexts",
+    "TermDefinition",
+    "TermMap",
+    "UrlGuard",
+    "context_for_request",
+    "core_context",
+    "core_term_map",
+    "is_core_context_url",
+    "parse_link_header",
+]
+
 JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+_CORE_GLOB = "ngsi-ld-core-context*.jsonld"
+_HOSTED_PATH = re.compile(r"/ngsi-ld/v1/jsonldContexts/([^/?#]+)$")
+_MAX_REDIRECTS = 3
+_MAX_FETCHES_PER_REQUEST = 16
+_ACCEPT = "application/ld+json, application/json;q=0.9"
+_JSON_TYPES = frozenset({"application/json", "application/merge-patch+json", ""})
 
-
-@dataclass(frozen=True, slots=True)
-class TermDefinition:
-    """One compiled term: its IRI (or keyword) and optional @type coercion / @container."""
-
-    iri: str
-    type_mapping: str | None = None
-    container: str | None = None
-
-
-class TermMap:
-    """Term <-> IRI maps compiled once from an @context (user contexts first, the core context last)."""
-
-    def __init__(self, definitions: dict[str, TermDefinition], vocab: str, context_value: object) -> None:
-        raise NotImplementedError
-
-    @classmethod
-    def compile(cls, contexts: list[dict[str, Any]], context_value: object = None) -> TermMap:
-        """Compile resolved local contexts (dicts, in order) plus the core context into a term map."""
-        raise NotImplementedError
-
-    @property
-    def context_value(self) -> object:
-        """What a response's @context member holds: caller's context (URL, list, object) or core URL."""
-        raise NotImplementedError
-
-    @property
-    def link_url(self) -> str:
-        """The URL for a response Link header: the caller's single context URL, else the core URL."""
-        raise NotImplementedError
-
-    def definition(self, term: str) -> TermDefinition | None:
-        """The compiled definition of a term, if any."""
-        raise NotImplementedError
-
-    def expand(self, term: str) -> str:
-        """Expand an attribute or type name to its IRI (absolute IRIs and keywords pass through)."""
-        raise NotImplementedError
-
-    def expand_vocab(self, value: str) -> str:
-        """Expand a vocabulary value (entity type, VocabProperty value, objectType) to an IRI."""
-        raise NotImplementedError
-
-    def compact(self, iri: str) -> str:
-        """Compact an IRI: shortest term, else default-context name, else compact IRI, else the IRI."""
-        raise NotImplementedError
-
-    def compact_vocab(self, iri: str) -> str:
-        """Compact a vocabulary IRI (types, VocabProperty values); same rules as `compact`."""
-        raise NotImplementedError
+UrlGuard = Callable[[str], Awaitable[None]]
 
 
 def is_core_context_url(url: str) -> bool:
     """True for any URL naming an NGSI-LD core context (served from the bundled copy, never fetched)."""
-    raise NotImplementedError
-
-
-def core_context() -> dict[str, Any]:
-    """The bundled NGSI-LD v1.9 core context's @context object."""
-    raise NotImplementedError
-
-
-def core_term_map() -> TermMap:
-    """The term map of the core context alone (requests without a user context)."""
-    raise NotImplementedError
+    if url == CORE_CONTEXT_URL:
+        return True
+    if "/" not in url:
+        # Orion-LD's short forms: the bare file name, with or without a version.
+        return fnmatch.fnmatchcase(url, _CORE_GLOB)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not (
+        host == "uri.etsi.org" or host.endswith(".uri.etsi.org")
+    ):
+        return False
+    last = parts.path.rsplit("/", 1)[-1]
+    return fnmatch.fnmatchcase(last, _CORE_GLOB) or fnmatch.fnmatchcase(last + ".jsonld", _CORE_GLOB)
 
 
 def parse_link_header(value: str | None) -> str | None:
     """The target URL of a Link header with rel="http://www.w3.org/ns/json-ld#context", if any."""
-    raise NotImplementedError
+    if not value:
+        return None
+    for link in value.split(","):
+        target, _, params = link.strip().partition(";")
+        target = target.strip()
+        if not (target.startswith("<") and target.endswith(">")):
+            continue
+        for param in params.split(";"):
+            name, _, raw = param.strip().partition("=")
+            if name.strip().lower() == "rel" and JSONLD_CONTEXT_REL in raw.strip().strip('"').split():
+                return target[1:-1].strip()
+    return None
 
 
 def context_for_request(
@@ -95,7 +104,32 @@ def context_for_request(
     the body context returned is None: callers take each item's own @context.
     Raises ProblemError BadRequestData when the rules are broken.
     """
-    raise NotImplementedError
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    items = body if isinstance(body, list) else [body]
+    if media == "application/ld+json":
+        if link_context:
+            raise ProblemError(
+                "BadRequestData",
+                "a Link header @context is not allowed with Content-Type application/ld+json",
+            )
+        contexts: list[object] = []
+        for item in items:
+            if not isinstance(item, dict) or "@context" not in item:
+                raise ProblemError(
+                    "BadRequestData",
+                    "a body of Content-Type application/ld+json must carry an @context member",
+                )
+            contexts.append(item["@context"])
+        return None, None if isinstance(body, list) else contexts[0]
+    if media not in _JSON_TYPES:
+        raise ProblemError("UnsupportedMediaType", f"unsupported Content-Type {media!r}", status=415)
+    for item in items:
+        if isinstance(item, dict) and "@context" in item:
+            raise ProblemError(
+                "BadRequestData",
+                "@context in the body requires Content-Type application/ld+json; use a Link header instead",
+            )
+    return link_context or None, None
 
 
 class HostedContexts(Protocol):
@@ -104,9 +138,6 @@ class HostedContexts(Protocol):
     async def get(self, context_id: str) -> dict[str, Any] | None:
         """The stored context document (with its @context member), or None when unknown."""
         ...
-
-
-UrlGuard = Callable[[str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -120,6 +151,36 @@ class CachedContext:
     hits: int = 0
     kind: str = "cached"
     expires: float = 0.0
+
+
+@dataclass(slots=True)
+class _Resolution:
+    """Bookkeeping of one term_map_for call."""
+
+    hosted: HostedContexts | None
+    uses_hosted: bool = False
+    fetches: int = 0
+    expires: float = float("inf")
+    seen: set[str] = field(default_factory=set)
+
+
+def _unavailable(url: str, why: str) -> ProblemError:
+    return ProblemError("LdContextNotAvailable", f"@context {url} is not available: {why}", status=503)
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _runtime_guard(allow_private: bool) -> UrlGuard:
+    # cityos_runtime.ssrf is owned by the runtime package; resolved at construction so a missing
+    # module fails at start-up, not on the first request.
+    check = importlib.import_module("cityos_runtime.ssrf").check_outbound_url
+
+    async def guard(url: str) -> None:
+        await check(url, allow_private=allow_private)
+
+    return guard
 
 
 class ContextResolver:
@@ -138,7 +199,24 @@ class ContextResolver:
         max_depth: int = 8,
         url_guard: UrlGuard | None = None,
     ) -> None:
-        raise NotImplementedError
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
+        self._hosted = hosted
+        self._timeout = fetch_timeout
+        self._max_bytes = max_bytes
+        self._cache_size = cache_size
+        self._ttl = ttl_seconds
+        self._max_depth = max_depth
+        self._guard = url_guard if url_guard is not None else _runtime_guard(allow_private)
+        self._core = core_term_map()
+        self._docs: OrderedDict[str, CachedContext] = OrderedDict()
+        self._maps: OrderedDict[bytes, tuple[float, TermMap]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    @property
+    def core(self) -> TermMap:
+        """The core-only term map (no user context)."""
+        return self._core
 
     async def term_map_for(
         self, link_context: str | None, body_context: object | None, *, hosted: HostedContexts | None = None
@@ -148,16 +226,180 @@ class ContextResolver:
         Raises ProblemError LdContextNotAvailable (503) when a context cannot be fetched or is invalid.
         `hosted` overrides the constructor's hosted-context source (e.g. a tenant-bound store view).
         """
-        raise NotImplementedError
+        if body_context is None and (not link_context or is_core_context_url(link_context)):
+            return self._core
+        key = orjson.dumps([link_context, body_context], option=orjson.OPT_SORT_KEYS)
+        now = time.monotonic()
+        cached = self._maps.get(key)
+        if cached is not None and cached[0] > now:
+            self._maps.move_to_end(key)
+            if isinstance(link_context, str):
+                self._touch(link_context)
+            return cached[1]
+        state = _Resolution(hosted if hosted is not None else self._hosted)
+        locals_: list[dict[str, Any]] = []
+        if link_context:
+            await self._collect(link_context, locals_, 0, state)
+        if body_context is not None:
+            await self._collect(body_context, locals_, 0, state)
+        value: object = body_context if body_context is not None else link_context
+        term_map = TermMap.compile(locals_, value)
+        # A hosted context belongs to a tenant and may be deleted: never share its compiled map.
+        if not state.uses_hosted:
+            self._maps[key] = (min(state.expires, now + self._ttl), term_map)
+            while len(self._maps) > self._cache_size:
+                self._maps.popitem(last=False)
+        return term_map
 
     def cached_entries(self) -> list[CachedContext]:
         """Metadata of every cached remote context, most recently used first."""
-        raise NotImplementedError
+        return list(reversed(self._docs.values()))
 
     def evict(self, url: str) -> bool:
         """Drop a cached context (and compiled maps that may depend on it); True if it was cached."""
-        raise NotImplementedError
+        found = self._docs.pop(url, None) is not None
+        # Compiled maps do not record which documents they used; clearing them all is cheap and correct.
+        self._maps.clear()
+        return found
 
     async def aclose(self) -> None:
         """Close the HTTP client if this resolver created it."""
-        raise NotImplementedError
+        if self._owns_http:
+            await self._http.aclose()
+
+    def _touch(self, url: str) -> None:
+        entry = self._docs.get(url)
+        if entry is not None:
+            entry.hits += 1
+            entry.last_used = _utc_now()
+            self._docs.move_to_end(url)
+
+    async def _collect(self, ctx: object, out: list[dict[str, Any]], depth: int, state: _Resolution) -> None:
+        """Flatten a (possibly nested, possibly remote) @context into local context objects, in order."""
+        if depth > self._max_depth:
+            raise ProblemError(
+                "LdContextNotAvailable", f"@context nesting deeper than {self._max_depth} levels", status=503
+            )
+        if isinstance(ctx, str):
+            if is_core_context_url(ctx):
+                out.append(core_local_context())
+                return
+            if ctx in state.seen:
+                return  # a context included twice (or a cycle) adds nothing the second time
+            state.seen.add(ctx)
+            await self._collect(await self._remote(ctx, state), out, depth + 1, state)
+        elif isinstance(ctx, list):
+            for item in ctx:
+                await self._collect(item, out, depth, state)
+        elif isinstance(ctx, dict):
+            out.append(ctx)
+        elif ctx is not None:
+            raise ProblemError("BadRequestData", "an @context must be a URL, an object or a list of them")
+
+    async def _remote(self, url: str, state: _Resolution) -> object:
+        """The @context value of a hosted or remote context document."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise ProblemError("BadRequestData", f"invalid @context URL {url!r}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ProblemError("BadRequestData", f"@context URL {url!r} is not an absolute http(s) URL")
+        hosted_match = _HOSTED_PATH.search(parts.path)
+        if hosted_match is not None:
+            return await self._hosted_context(url, hosted_match.group(1), state)
+        now = time.monotonic()
+        entry = self._docs.get(url)
+        if entry is None or entry.expires <= now:
+            state.fetches += 1
+            if state.fetches > _MAX_FETCHES_PER_REQUEST:
+                raise _unavailable(
+                    url, f"more than {_MAX_FETCHES_PER_REQUEST} remote contexts in one request"
+                )
+            document = await self._fetch_once(url)
+            stamp = _utc_now()
+            entry = CachedContext(url, document, stamp, stamp, expires=now + self._ttl)
+            self._docs[url] = entry
+            while len(self._docs) > self._cache_size:
+                self._docs.popitem(last=False)
+        else:
+            entry.hits += 1
+            entry.last_used = _utc_now()
+            self._docs.move_to_end(url)
+        state.expires = min(state.expires, entry.expires)
+        return entry.document["@context"]
+
+    async def _hosted_context(self, url: str, context_id: str, state: _Resolution) -> object:
+        if state.hosted is None:
+            raise _unavailable(url, "hosted contexts are not available here")
+        document = await state.hosted.get(context_id)
+        if document is None or "@context" not in document:
+            raise _unavailable(url, "no such hosted context")
+        state.uses_hosted = True
+        return document["@context"]
+
+    async def _fetch_once(self, url: str) -> dict[str, Any]:
+        """Fetch a URL, sharing one in-flight request between concurrent callers."""
+        pending = self._inflight.get(url)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._fetch(url))
+        self._inflight[url] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._inflight.pop(url, None)
+            else:
+                task.add_done_callback(lambda _: self._inflight.pop(url, None))
+
+    async def _fetch(self, url: str) -> dict[str, Any]:
+        """GET a context document: SSRF-checked at every redirect, time- and size-limited."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                body = await self._get_following_redirects(url)
+        except TimeoutError:
+            raise _unavailable(url, f"no answer within {self._timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise _unavailable(url, f"request failed ({type(exc).__name__})") from None
+        except ValueError as exc:  # the SSRF guard's UnsafeUrlError
+            raise _unavailable(url, f"URL not allowed ({exc})") from None
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise _unavailable(url, "the document is not JSON") from None
+        if not isinstance(document, dict) or "@context" not in document:
+            raise _unavailable(url, "the document has no @context member")
+        return document
+
+    async def _get_following_redirects(self, url: str) -> bytes:
+        current = url
+        for _ in range(_MAX_REDIRECTS + 1):
+            await self._guard(current)
+            request = self._http.build_request("GET", current, headers={"Accept": _ACCEPT})
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise _unavailable(url, "redirect without Location")
+                    current = urljoin(current, location)
+                    if urlsplit(current).scheme not in ("http", "https"):
+                        raise _unavailable(url, "redirect to a non-http(s) URL")
+                    continue
+                if not response.is_success:
+                    raise _unavailable(url, f"HTTP status {response.status_code}")
+                return await self._read_limited(url, response)
+            finally:
+                await response.aclose()
+        raise _unavailable(url, f"more than {_MAX_REDIRECTS} redirects")
+
+    async def _read_limited(self, url: str, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
+            raise _unavailable(url, f"larger than {self._max_bytes} bytes")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > self._max_bytes:
+                raise _unavailable(url, f"larger than {self._max_bytes} bytes")
+        return bytes(body)
