@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import importlib
 import re
 import time
 from collections import OrderedDict
@@ -17,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import orjson
 from cityos_runtime.problems import ProblemError
+from cityos_runtime.ssrf import UnsafeUrlError, check_outbound_url
 
 from cityos_broker.ngsild.terms import (
     CORE_CONTEXT_URL,
@@ -173,12 +173,8 @@ def _utc_now() -> str:
 
 
 def _runtime_guard(allow_private: bool) -> UrlGuard:
-    # cityos_runtime.ssrf is owned by the runtime package; resolved at construction so a missing
-    # module fails at start-up, not on the first request.
-    check = importlib.import_module("cityos_runtime.ssrf").check_outbound_url
-
     async def guard(url: str) -> None:
-        await check(url, allow_private=allow_private)
+        await check_outbound_url(url, allow_private=allow_private)
 
     return guard
 
@@ -361,7 +357,7 @@ class ContextResolver:
             raise _unavailable(url, f"no answer within {self._timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise _unavailable(url, f"request failed ({type(exc).__name__})") from None
-        except ValueError as exc:  # the SSRF guard's UnsafeUrlError
+        except UnsafeUrlError as exc:
             raise _unavailable(url, f"URL not allowed ({exc})") from None
         try:
             document = orjson.loads(body)
