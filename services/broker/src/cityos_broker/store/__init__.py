@@ -1,0 +1,51 @@
+"""Redis persistence of the broker (the only package that imports redis)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from cityos_broker.store.contexts import HostedContext, HostedContextStore
+from cityos_broker.store.discovery import AttributeInfo, Discovery, TypeInfo
+from cityos_broker.store.entities import Applied, EntityStore, Mutation, Stored, utc_now
+from cityos_broker.store.keys import TenantKeys, validate_tenant
+from cityos_broker.store.tenants import TenantRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Every store component over one Redis client."""
+
+    entities: EntityStore
+    discovery: Discovery
+    contexts: HostedContextStore
+    tenants: TenantRegistry
+
+    @classmethod
+    def over(cls, redis: Redis, *, changes_maxlen: int = 1_000_000) -> Store:
+        """Build the components sharing `redis`."""
+        return cls(
+            EntityStore(redis, changes_maxlen=changes_maxlen),
+            Discovery(redis),
+            HostedContextStore(redis),
+            TenantRegistry(redis),
+        )
+
+
+__all__ = [
+    "Applied",
+    "AttributeInfo",
+    "Discovery",
+    "EntityStore",
+    "HostedContext",
+    "HostedContextStore",
+    "Mutation",
+    "Store",
+    "Stored",
+    "TenantKeys",
+    "TenantRegistry",
+    "TypeInfo",
+    "utc_now",
+    "validate_tenant",
+]

@@ -1,0 +1,82 @@
+"""Lua scripts of the store, loaded once per server and called by SHA (NOSCRIPT falls back to a load)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
+
+# KEYS: 1 entity hash, 2 change stream, 3 tenant sequence, 4.. index keys named by the ops.
+# ARGV: 1 expected version ("0": must not exist), 2 new stored form ("" deletes), 3 op, 4 entity id,
+#       5 types (JSON, for the event), 6 stream MAXLEN (approximate), 7 timestamp, 8.. index ops:
+#       "Z+" k | "Z-" k | "H" k field delta | "G" k lon lat   (k: position in KEYS).
+# Returns {1, new version} or {0, current version} when the expected version did not match.
+# Versions come from a per-tenant sequence, so a deleted and re-created entity never reuses one.
+WRITE_ENTITY = """
+local cur = redis.call('HGET', KEYS[1], 'v') or '0'
+if cur ~= ARGV[1] then return {0, cur} end
+local before = ''
+if cur ~= '0' then before = redis.call('HGET', KEYS[1], 'd') or '' end
+local id = ARGV[4]
+local i = 8
+local n = #ARGV
+while i <= n do
+  local op = ARGV[i]
+  local key = KEYS[tonumber(ARGV[i + 1])]
+  if op == 'Z+' then
+    redis.call('ZADD', key, 0, id)
+    i = i + 2
+  elseif op == 'Z-' then
+    redis.call('ZREM', key, id)
+    i = i + 2
+  elseif op == 'H' then
+    local f = ARGV[i + 2]
+    if redis.call('HINCRBY', key, f, ARGV[i + 3]) <= 0 then redis.call('HDEL', key, f) end
+    i = i + 4
+  elseif op == 'G' then
+    redis.call('GEOADD', key, ARGV[i + 2], ARGV[i + 3], id)
+    i = i + 4
+  else
+    return redis.error_reply('unknown index op ' .. tostring(op))
+  end
+end
+local nv = '0'
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  nv = tostring(redis.call('INCR', KEYS[3]))
+  redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', nv)
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'op', ARGV[3], 'id', id, 'types', ARGV[5],
+  'v', nv, 'at', ARGV[7], 'before', before, 'after', ARGV[2])
+return {1, nv}
+"""
+
+
+class LuaScript:
+    """A script called by SHA; the text is loaded on first NOSCRIPT (after a restart or SCRIPT FLUSH)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    async def load(self, redis: Redis) -> None:
+        """Load the script text into the server's script cache."""
+        await redis.script_load(self.source)
+
+    async def run(self, redis: Redis, keys: Sequence[str], args: Sequence[str]) -> object:
+        """EVALSHA, loading the script once when the server does not know it."""
+        try:
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self.load(redis)
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+
+    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[str]) -> None:
+        """Queue an EVALSHA in a pipeline; the caller retries entries that fail with NoScriptError."""
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
