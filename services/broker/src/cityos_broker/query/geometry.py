@@ -88,6 +88,8 @@ def _position(value: Any, what: str) -> None:
         raise _bad(
             what, f"a position is [longitude, latitude] or [longitude, latitude, altitude], not {value!r}"
         )
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) for n in value):
+        raise _bad(what, f"a position holds finite numbers, not {value!r}")
     if not _position_ok(value):
         raise _bad(what, f"position {value!r} is out of range (longitude -180..180, latitude -90..90)")
 
