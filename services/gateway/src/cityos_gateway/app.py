@@ -13,8 +13,10 @@ import grpc
 from cityos_runtime import request_context
 from cityos_runtime.metadata import REQUEST_ID, TENANT
 from cityos_runtime.problems import ProblemError, problem_from_rpc_error
-from opentelemetry import metrics, propagate, trace
+from cityos_runtime.telemetry import Telemetry
+from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from cityos_gateway.auth import Authenticator, OpenAuthenticator, check_tenant
 from cityos_gateway.body import ClientDisconnected, read_body
@@ -57,11 +59,13 @@ def create_app(
     *,
     readiness: ReadinessCheck | None = None,
     authenticator: Authenticator | None = None,
-    tracer: trace.Tracer | None = None,
-    meter: metrics.Meter | None = None,
+    telemetry: Telemetry | None = None,
 ) -> GatewayApp:
-    """Build the gateway's ASGI app around one Broker stub (the process's only gRPC channel)."""
-    return GatewayApp(settings, stub, readiness, authenticator, tracer, meter)
+    """Build the gateway's ASGI app around one Broker stub (the process's only gRPC channel).
+
+    Without `telemetry` spans and metrics go to the OpenTelemetry no-op providers.
+    """
+    return GatewayApp(settings, stub, readiness, authenticator, telemetry)
 
 
 class GatewayApp:
@@ -73,15 +77,16 @@ class GatewayApp:
         stub: BrokerAsyncStub,
         readiness: ReadinessCheck | None,
         authenticator: Authenticator | None,
-        tracer: trace.Tracer | None,
-        meter: metrics.Meter | None,
+        telemetry: Telemetry | None,
     ) -> None:
         self._settings = settings
         self._readiness = readiness
         self._auth = authenticator or OpenAuthenticator()
         self._cors = CorsPolicy(settings.cors_origins)
-        self._tracer = tracer or trace.get_tracer("cityos.gateway")
-        self._duration = (meter or metrics.get_meter("cityos.gateway")).create_histogram(
+        self._tracer = telemetry.tracer if telemetry else trace.get_tracer("cityos.gateway")
+        meter = telemetry.meter if telemetry else metrics.get_meter("cityos.gateway")
+        self._propagator = TraceContextTextMapPropagator()
+        self._duration = meter.create_histogram(
             "http.server.request.duration", unit="s", description="Duration of HTTP server requests"
         )
         table: dict[str, dict[str, Handler]] = {}
@@ -104,7 +109,7 @@ class GatewayApp:
         request = Request(
             method, raw_path, headers, {}, request_id=_request_id(headers.get("x-request-id", ""))
         )
-        parent = propagate.extract(headers)
+        parent = self._propagator.extract(headers)
         with self._tracer.start_as_current_span(
             method,
             context=parent,
@@ -119,6 +124,9 @@ class GatewayApp:
                 return
             finally:
                 request_context.reset_request_id(id_token)
+                tenant_token = request.state.pop("tenant_token", None)
+                if tenant_token is not None:
+                    request_context.reset_tenant(tenant_token)
             self._finish(request, response)
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": response.headers}
@@ -162,6 +170,7 @@ class GatewayApp:
         request.path_params = path_params
         request.query = parse_query(scope.get("query_string", b""))
         self._bind_tenant(request)
+        request.state["tenant_token"] = request_context.set_tenant(request.tenant)
         principal = await self._auth.authenticate(request)
         check_tenant(principal, request.tenant)
         if method in _BODY_METHODS:
@@ -188,7 +197,7 @@ class GatewayApp:
     def _metadata(self, request: Request) -> tuple[tuple[str, str], ...]:
         """gRPC metadata: tenant, request id and the W3C trace context of the current span."""
         carrier: dict[str, str] = {}
-        propagate.inject(carrier)
+        self._propagator.inject(carrier)
         return ((TENANT, request.tenant), (REQUEST_ID, request.request_id), *carrier.items())
 
     def _finish(self, request: Request, response: Response) -> None:

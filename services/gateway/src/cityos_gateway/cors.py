@@ -36,14 +36,16 @@ class CorsPolicy:
         )
 
     def preflight(self, origin: str) -> Response:
-        """204 with the allowed methods and headers; 403 Forbidden for an origin that is not allowed."""
+        """204 with the allowed methods and headers; 403 Forbidden for an origin that is not allowed.
+
+        The origin headers themselves are added to every response by `headers`, preflight included.
+        """
         if not self.allows(origin):
             raise ProblemError("Forbidden", f"cross-origin requests from {origin!r} are not allowed")
         return Response(
             204,
             b"",
             [
-                *self.headers(origin),
                 (b"access-control-allow-methods", _ALLOW_METHODS),
                 (b"access-control-allow-headers", _ALLOW_HEADERS),
                 (b"access-control-max-age", _MAX_AGE),

@@ -1,0 +1,59 @@
+"""Settings from the environment and the authentication mode."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from cityos_gateway.auth import OpenAuthenticator, build_authenticator
+from cityos_gateway.config import GatewaySettings
+from cityos_runtime.config import ConfigError
+
+
+def test_defaults() -> None:
+    settings = GatewaySettings.from_env({})
+    assert (settings.host, settings.port, settings.broker_address) == ("0.0.0.0", 8080, "127.0.0.1:50051")
+    assert (settings.max_body_bytes, settings.request_timeout, settings.cors_origins) == (8388608, 30.0, ())
+    assert (settings.auth_mode, settings.default_tenant) == ("open", "default")
+
+
+def test_values_from_environment() -> None:
+    settings = GatewaySettings.from_env(
+        {
+            "GATEWAY_PORT": "0",
+            "GATEWAY_REQUEST_TIMEOUT": "2.5",
+            "GATEWAY_CORS_ORIGINS": "https://a.example, https://b.example",
+            "CITYOS_DEFAULT_TENANT": "pref",
+        }
+    )
+    assert settings.port == 0
+    assert settings.request_timeout == 2.5
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.default_tenant == "pref"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"GATEWAY_AUTH_MODE": "oidc"},
+        {"GATEWAY_PORT": "70000"},
+        {"GATEWAY_REQUEST_TIMEOUT": "0"},
+        {"GATEWAY_MAX_BODY_BYTES": "0"},
+        {"CITYOS_DEFAULT_TENANT": "Bad Name"},
+    ],
+)
+def test_bad_settings_fail_fast(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        GatewaySettings.from_env(environ)
+
+
+def test_open_mode_warns_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        authenticator = build_authenticator("open")
+    assert isinstance(authenticator, OpenAuthenticator)
+    assert "AUTHENTICATION IS OFF" in caplog.text
+
+
+def test_unknown_mode_fails() -> None:
+    with pytest.raises(ValueError, match="not supported"):
+        build_authenticator("magic")
