@@ -195,10 +195,13 @@ class GatewayApp:
         request.tenant, request.tenant_given = tenant, True
 
     def _metadata(self, request: Request) -> tuple[tuple[str, str], ...]:
-        """gRPC metadata: tenant, request id and the W3C trace context of the current span."""
-        carrier: dict[str, str] = {}
-        self._propagator.inject(carrier)
-        return ((TENANT, request.tenant), (REQUEST_ID, request.request_id), *carrier.items())
+        """gRPC metadata: tenant and request id.
+
+        The W3C trace context is added by the channel's client interceptor (cityos_runtime.grpc_client),
+        which injects its CLIENT span, a child of this request's server span, so the broker's span nests
+        under the hop rather than beside it.
+        """
+        return ((TENANT, request.tenant), (REQUEST_ID, request.request_id))
 
     def _finish(self, request: Request, response: Response) -> None:
         """Headers every response carries: length, request id, tenant echo, CORS."""

@@ -14,6 +14,8 @@ from cityos_gateway.app import create_app
 from cityos_gateway.config import GatewaySettings
 from cityos_runtime.config import CommonSettings
 from cityos_runtime.problems import ProblemError
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 
 _METHODS = pb.DESCRIPTOR.services_by_name["Broker"].methods_by_name
 
@@ -26,6 +28,7 @@ class RecordedCall:
     request: Any
     metadata: dict[str, str]
     timeout: float | None
+    span: SpanContext
 
 
 @dataclass
@@ -40,7 +43,8 @@ class FakeBroker:
             raise AttributeError(name)
 
         async def call(request: Any, *, metadata: Any = (), timeout: float | None = None) -> Any:
-            self.calls.append(RecordedCall(name, request, dict(metadata), timeout))
+            span = trace.get_current_span().get_span_context()
+            self.calls.append(RecordedCall(name, request, dict(metadata), timeout, span))
             reply = self.replies.get(name)
             if isinstance(reply, BaseException):
                 raise reply

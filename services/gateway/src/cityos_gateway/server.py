@@ -1,0 +1,83 @@
+"""Start-up and shutdown: logging, telemetry, the one Broker channel, the app, uvicorn on a bound socket."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import TYPE_CHECKING, cast
+
+import uvicorn
+from cityos.broker.v1.broker_pb2_grpc import BrokerStub
+from cityos_runtime.grpc_client import create_channel
+from cityos_runtime.logs import configure_logging
+from cityos_runtime.telemetry import setup_telemetry
+
+from cityos_gateway.app import GatewayApp, create_app
+from cityos_gateway.auth import build_authenticator
+from cityos_gateway.config import GatewaySettings
+from cityos_gateway.health import BrokerReadiness
+
+if TYPE_CHECKING:
+    from cityos.broker.v1.broker_pb2_grpc import BrokerAsyncStub
+
+_log = logging.getLogger("cityos.gateway")
+_BACKLOG = 2048
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free port, which `getsockname()` then reports."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=_BACKLOG)
+
+
+def listening_url(sock: socket.socket) -> str:
+    """The http:// URL a bound socket serves on."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that logs the real URL once its sockets listen."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and sockets:
+            _log.info("listening", extra={"event": "listening", "url": listening_url(sockets[0])})
+
+
+def uvicorn_server(app: GatewayApp, settings: GatewaySettings) -> uvicorn.Server:
+    """uvicorn with httptools, no access log of its own (the app writes one), our logging untouched."""
+    config = uvicorn.Config(
+        app,
+        http="httptools",
+        loop="none",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.request_timeout) + 1,
+    )
+    return _Server(config)
+
+
+async def serve(settings: GatewaySettings) -> None:
+    """Run the gateway until SIGTERM / SIGINT, then drain and close the Broker channel."""
+    common = settings.common
+    configure_logging(common.service_name, common.log_level, common.log_format)
+    telemetry = setup_telemetry(common.service_name, common.otlp_endpoint, install_global=True)
+    authenticator = build_authenticator(settings.auth_mode)
+    channel = create_channel(settings.broker_address, telemetry)
+    try:
+        app = create_app(
+            settings,
+            cast("BrokerAsyncStub", BrokerStub(channel)),
+            readiness=BrokerReadiness(channel),
+            authenticator=authenticator,
+            telemetry=telemetry,
+        )
+        sock = bind_socket(settings.host, settings.port)
+        server = uvicorn_server(app, settings)
+        await server.serve(sockets=[sock])
+    finally:
+        await channel.close()
+        telemetry.shutdown()
