@@ -1,0 +1,140 @@
+"""Entity create, retrieve, delete, merge and replace (ETSI GS CIM 009, clauses 5.6.1-5.6.6, 6.4-6.5)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+@pytest.fixture
+def api(client: httpx.Client) -> Iterator[httpx.Client]:
+    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
+    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
+    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
+        yield own
+
+
+def assert_problem(response: httpx.Response, status: int, *kinds: str) -> None:
+    """The response is a ProblemDetails of one of the NGSI-LD error kinds, with that status."""
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert problem["type"] in {ERRORS + kind for kind in kinds}, problem
+    assert problem["status"] == status, problem
+    assert problem["title"], problem
+
+
+def gauge(entity_id: str, level: float = 3.2) -> dict[str, Any]:
+    """A small water-level gauge entity in normalized form."""
+    return {
+        "id": entity_id,
+        "type": "WaterLevelGauge",
+        "waterLevel": {"type": "Property", "value": level, "unitCode": "MTR"},
+        "river": {"type": "Property", "value": "Toyohira"},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [141.3548, 43.0455]}},
+    }
+
+
+def new_id() -> str:
+    return f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
+
+
+def test_create_entity_answers_201_with_location(api: httpx.Client) -> None:
+    entity_id = new_id()
+    response = api.post("/entities", json=gauge(entity_id))
+    assert response.status_code == 201, response.text
+    assert response.headers["Location"].endswith(f"/ngsi-ld/v1/entities/{entity_id}")
+
+
+def test_create_existing_entity_answers_409_already_exists(api: httpx.Client) -> None:
+    entity_id = new_id()
+    assert api.post("/entities", json=gauge(entity_id)).status_code == 201
+    assert_problem(api.post("/entities", json=gauge(entity_id, 9.9)), 409, "AlreadyExists")
+    assert api.get(f"/entities/{entity_id}").json()["waterLevel"]["value"] == 3.2
+
+
+def test_retrieve_entity_returns_what_was_created(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    response = api.get(f"/entities/{entity_id}")
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["id"] == entity_id
+    assert body["type"] == "WaterLevelGauge"
+    assert body["waterLevel"] == {"type": "Property", "value": 3.2, "unitCode": "MTR"}
+    assert body["river"] == {"type": "Property", "value": "Toyohira"}
+    assert body["location"]["value"] == {"type": "Point", "coordinates": [141.3548, 43.0455]}
+
+
+def test_retrieve_missing_entity_answers_404_resource_not_found(api: httpx.Client) -> None:
+    api.post("/entities", json=gauge(new_id())).raise_for_status()  # the tenant exists
+    assert_problem(api.get(f"/entities/{new_id()}"), 404, "ResourceNotFound")
+
+
+def test_delete_entity_answers_204_and_then_it_is_gone(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    assert api.delete(f"/entities/{entity_id}").status_code == 204
+    assert_problem(api.get(f"/entities/{entity_id}"), 404, "ResourceNotFound")
+    assert_problem(api.delete(f"/entities/{entity_id}"), 404, "ResourceNotFound")
+
+
+def test_merge_entity_updates_adds_and_keeps_other_attributes(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    patch = {
+        "waterLevel": {"type": "Property", "value": 4.1},
+        "alert": {"type": "Property", "value": "warning"},
+    }
+    assert api.patch(f"/entities/{entity_id}", json=patch).status_code == 204
+    body = api.get(f"/entities/{entity_id}").json()
+    assert body["waterLevel"]["value"] == 4.1
+    assert body["waterLevel"]["unitCode"] == "MTR"  # merge keeps members the patch does not name
+    assert body["alert"] == {"type": "Property", "value": "warning"}
+    assert body["river"]["value"] == "Toyohira"
+
+
+def test_merge_entity_with_ngsi_ld_null_deletes_the_attribute(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    patch = {"river": {"type": "Property", "value": "urn:ngsi-ld:null"}}
+    assert api.patch(f"/entities/{entity_id}", json=patch).status_code == 204
+    body = api.get(f"/entities/{entity_id}").json()
+    assert "river" not in body
+    assert body["waterLevel"]["value"] == 3.2
+
+
+def test_merge_missing_entity_answers_404(api: httpx.Client) -> None:
+    api.post("/entities", json=gauge(new_id())).raise_for_status()
+    patch = {"waterLevel": {"type": "Property", "value": 1.0}}
+    assert_problem(api.patch(f"/entities/{new_id()}", json=patch), 404, "ResourceNotFound")
+
+
+def test_replace_entity_answers_204_and_drops_attributes_not_given(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    replacement = {"type": "WaterLevelGauge", "waterLevel": {"type": "Property", "value": 0.5}}
+    assert api.put(f"/entities/{entity_id}", json=replacement).status_code == 204
+    body = api.get(f"/entities/{entity_id}").json()
+    assert body["waterLevel"] == {"type": "Property", "value": 0.5}
+    assert "river" not in body
+    assert "location" not in body
+
+
+def test_replace_missing_entity_answers_404(api: httpx.Client) -> None:
+    api.post("/entities", json=gauge(new_id())).raise_for_status()
+    replacement = {"type": "WaterLevelGauge", "waterLevel": {"type": "Property", "value": 0.5}}
+    assert_problem(api.put(f"/entities/{new_id()}", json=replacement), 404, "ResourceNotFound")
+
+
+def test_create_entity_with_several_types_keeps_them_all(api: httpx.Client) -> None:
+    entity_id = new_id()
+    entity = gauge(entity_id) | {"type": ["WaterLevelGauge", "Device"]}
+    api.post("/entities", json=entity).raise_for_status()
+    assert sorted(api.get(f"/entities/{entity_id}").json()["type"]) == ["Device", "WaterLevelGauge"]

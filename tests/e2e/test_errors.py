@@ -1,0 +1,143 @@
+"""Bad requests answer ProblemDetails with the NGSI-LD error type, never a 500 (GS CIM 009, 5.5.2, 6.3)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+# GATEWAY_MAX_BODY_BYTES defaults to 8 MiB.
+OVERSIZE_BYTES = 9 * 1024 * 1024
+
+
+@pytest.fixture
+def api(client: httpx.Client) -> Iterator[httpx.Client]:
+    """An HTTP client bound to a tenant of its own, holding one entity so the tenant exists."""
+    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
+    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
+        own.post("/entities", json=entity()).raise_for_status()
+        yield own
+
+
+def entity(entity_id: str | None = None) -> dict[str, object]:
+    return {
+        "id": entity_id or f"urn:ngsi-ld:Sensor:{uuid.uuid4().hex[:10]}",
+        "type": "Sensor",
+        "temperature": {"type": "Property", "value": -3.5},
+    }
+
+
+def assert_problem(response: httpx.Response, status: int, *kinds: str) -> None:
+    """The response is an RFC 9457 ProblemDetails of one of the NGSI-LD error kinds, with that status."""
+    assert response.status_code == status, response.text
+    assert "json" in response.headers.get("Content-Type", ""), response.headers
+    problem = response.json()
+    assert problem["type"] in {ERRORS + kind for kind in kinds}, problem
+    assert problem["status"] == status, problem
+    assert isinstance(problem["title"], str)
+    assert problem["title"]
+
+
+def test_malformed_json_answers_400_invalid_request(api: httpx.Client) -> None:
+    response = api.post(
+        "/entities",
+        content=b'{"id": "urn:ngsi-ld:Sensor:1", "type": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(response, 400, "InvalidRequest")
+
+
+def test_body_that_is_not_an_object_answers_400(api: httpx.Client) -> None:
+    assert_problem(
+        api.post("/entities", json=["not", "an", "entity"]), 400, "InvalidRequest", "BadRequestData"
+    )
+
+
+def test_entity_id_that_is_not_a_uri_answers_400_bad_request_data(api: httpx.Client) -> None:
+    assert_problem(api.post("/entities", json=entity("not a uri")), 400, "BadRequestData")
+
+
+def test_entity_without_type_answers_400_bad_request_data(api: httpx.Client) -> None:
+    body = entity()
+    del body["type"]
+    assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
+
+
+def test_attribute_without_value_answers_400_bad_request_data(api: httpx.Client) -> None:
+    body = entity() | {"humidity": {"type": "Property"}}
+    assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
+
+
+def test_path_id_that_is_not_a_uri_answers_400_bad_request_data(api: httpx.Client) -> None:
+    assert_problem(api.get("/entities/not-a-uri"), 400, "BadRequestData")
+
+
+def test_body_over_the_size_limit_answers_413(api: httpx.Client) -> None:
+    body = entity() | {"blob": {"type": "Property", "value": "x" * OVERSIZE_BYTES}}
+    assert_problem(api.post("/entities", json=body, timeout=60.0), 413, "PayloadTooLarge")
+
+
+@pytest.mark.parametrize(
+    "q", ["temperature>>3", "temperature==", '(temperature==1"', "temperature==1;;", "=3"]
+)
+def test_bad_q_syntax_answers_400(api: httpx.Client, q: str) -> None:
+    assert_problem(
+        api.get("/entities", params={"type": "Sensor", "q": q}), 400, "BadRequestData", "InvalidRequest"
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"georel": "nearby", "geometry": "Point", "coordinates": "[141.35,43.06]"},
+        {"georel": "near;maxDistance==abc", "geometry": "Point", "coordinates": "[141.35,43.06]"},
+        {"georel": "within", "geometry": "Circle", "coordinates": "[141.35,43.06]"},
+        {"georel": "within", "geometry": "Polygon", "coordinates": "[141.35,43.06]"},
+        {"georel": "near;maxDistance==100", "geometry": "Point"},
+    ],
+    ids=["unknown-georel", "bad-distance", "unknown-geometry", "coordinates-mismatch", "no-coordinates"],
+)
+def test_bad_geo_query_answers_400(api: httpx.Client, params: dict[str, str]) -> None:
+    response = api.get("/entities", params={"type": "Sensor", **params})
+    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+
+
+def test_bad_scope_query_answers_400(api: httpx.Client) -> None:
+    response = api.get("/entities", params={"type": "Sensor", "scopeQ": "no-leading-slash"})
+    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+
+
+def test_bad_type_expression_answers_400(api: httpx.Client) -> None:
+    response = api.get("/entities", params={"type": "(Sensor|"})
+    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+
+
+def test_negative_limit_answers_400(api: httpx.Client) -> None:
+    response = api.get("/entities", params={"type": "Sensor", "limit": "-1"})
+    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+
+
+def test_unsupported_content_type_answers_415(api: httpx.Client) -> None:
+    response = api.post(
+        "/entities", content=b"id=urn:ngsi-ld:Sensor:1", headers={"Content-Type": "text/plain"}
+    )
+    assert_problem(response, 415, "UnsupportedMediaType")
+
+
+def test_unacceptable_accept_answers_406(api: httpx.Client) -> None:
+    response = api.get("/entities", params={"type": "Sensor"}, headers={"Accept": "text/html"})
+    assert_problem(response, 406, "NotAcceptable")
+
+
+def test_context_inside_an_application_json_body_answers_400(api: httpx.Client) -> None:
+    body = entity() | {"@context": CORE_CONTEXT}
+    assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
+
+
+def test_ld_json_body_without_context_answers_400(api: httpx.Client) -> None:
+    response = api.post("/entities", json=entity(), headers={"Content-Type": "application/ld+json"})
+    assert_problem(response, 400, "BadRequestData")

@@ -1,0 +1,306 @@
+"""Query entities: type, id, q, scopeQ, projection, lang and paging (ETSI GS CIM 009, 4.9, 5.7.2, 6.4.3.2)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+GAUGE = "urn:ngsi-ld:WaterLevelGauge:"
+SAPPORO_CITY = "urn:ngsi-ld:Organization:sapporo"
+
+
+@pytest.fixture
+def api(client: httpx.Client) -> Iterator[httpx.Client]:
+    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
+    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
+    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
+        yield own
+
+
+def _gauge(key: str, level: float, observed: str, river: str, status: str, **attrs: Any) -> dict[str, Any]:
+    """A gauge; `quality` (if given) becomes a sub-property of waterLevel, other keywords entity members."""
+    level_attr: dict[str, Any] = {"type": "Property", "value": level, "observedAt": observed}
+    if "quality" in attrs:
+        level_attr["quality"] = {"type": "Property", "value": attrs.pop("quality")}
+    return {
+        "id": GAUGE + key,
+        "type": "WaterLevelGauge",
+        "waterLevel": level_attr,
+        "river": {"type": "Property", "value": river},
+        "status": {"type": "Property", "value": status},
+        **attrs,
+    }
+
+
+def _address(locality: str, district: str) -> dict[str, Any]:
+    return {"type": "Property", "value": {"addressLocality": locality, "district": district}}
+
+
+CITY_DATA: list[dict[str, Any]] = [
+    _gauge(
+        "g1",
+        1.5,
+        "2026-11-20T00:00:00Z",
+        "Toyohira",
+        "normal",
+        address=_address("Sapporo", "Chuo"),
+        scope="/Hokkaido/Sapporo",
+        managedBy={"type": "Relationship", "object": SAPPORO_CITY},
+        name={"type": "LanguageProperty", "languageMap": {"ja": "豊平川", "en": "Toyohira River"}},
+        quality="good",
+    ),
+    _gauge(
+        "g2",
+        3.0,
+        "2026-11-21T12:00:00Z",
+        "Ishikari",
+        "warning",
+        address=_address("Sapporo", "Kita"),
+        scope="/Hokkaido/Sapporo",
+        quality="suspect",
+    ),
+    _gauge(
+        "g3",
+        4.5,
+        "2026-11-22T01:00:00Z",
+        "Ishikari",
+        "danger",
+        address=_address("Ebetsu", "Nopporo"),
+        scope="/Hokkaido/Ebetsu",
+        quality="good",
+    ),
+    _gauge(
+        "g4",
+        0.8,
+        "2026-11-19T00:00:00Z",
+        "Katsura",
+        "normal",
+        address=_address("Otaru", "Ironai"),
+        scope="/Hokkaido/Otaru",
+    ),
+    _gauge("m1", 2.0, "2026-11-18T00:00:00Z", "Toyohira", "normal") | {"type": ["WaterLevelGauge", "Camera"]},
+    {
+        "id": "urn:ngsi-ld:RainGauge:r1",
+        "type": "RainGauge",
+        "precipitation": {"type": "Property", "value": 12},
+        "station": {"type": "Property", "value": "Shinjuku"},
+        "scope": "/Tokyo/Shinjuku",
+    },
+    {"id": "urn:ngsi-ld:Camera:c1", "type": "Camera", "status": {"type": "Property", "value": "normal"}},
+]
+
+G1, G2, G3, G4, M1 = (GAUGE + key for key in ("g1", "g2", "g3", "g4", "m1"))
+R1, C1 = "urn:ngsi-ld:RainGauge:r1", "urn:ngsi-ld:Camera:c1"
+
+
+@pytest.fixture
+def city(api: httpx.Client) -> httpx.Client:
+    """The tenant's client, with the city's gauges, rain gauge and camera created."""
+    response = api.post("/entityOperations/create", json=CITY_DATA)
+    assert response.status_code == 201, response.text
+    return api
+
+
+def found(api: httpx.Client, **params: str) -> set[str]:
+    """The ids a GET /entities query returns."""
+    response = api.get("/entities", params=params)
+    assert response.status_code == 200, f"{params}: {response.text}"
+    return {entity["id"] for entity in response.json()}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("WaterLevelGauge,RainGauge", {G1, G2, G3, G4, M1, R1}),
+        ("RainGauge|Camera", {R1, C1, M1}),
+        ("WaterLevelGauge;Camera", {M1}),
+        ("(WaterLevelGauge;Camera)|RainGauge", {M1, R1}),
+    ],
+    ids=["comma-or", "pipe-or", "semicolon-and", "parentheses"],
+)
+def test_type_expression_selects_entities_by_type(
+    city: httpx.Client, expression: str, expected: set[str]
+) -> None:
+    assert found(city, type=expression) == expected
+
+
+def test_id_list_selects_those_entities(city: httpx.Client) -> None:
+    assert found(city, id=f"{G1},{G3},{R1}") == {G1, G3, R1}
+
+
+def test_id_pattern_selects_matching_ids(city: httpx.Client) -> None:
+    assert found(city, idPattern=r"^urn:ngsi-ld:WaterLevelGauge:g[12]$") == {G1, G2}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("waterLevel==3.0", {G2}),
+        ('river=="Ishikari"', {G2, G3}),
+        ('status!="normal"', {G2, G3}),
+        ("waterLevel>3.0", {G3}),
+        ("waterLevel>=3.0", {G2, G3}),
+        ("waterLevel<1.5", {G4}),
+        ("waterLevel<=1.5", {G1, G4}),
+        ("waterLevel==1.0..3.0", {G1, G2, M1}),
+        ('river=="Toyohira","Katsura"', {G1, G4, M1}),
+        ('river~="^Ish"', {G2, G3}),
+        ('river!~="^Ish"', {G1, G4, M1}),
+        ('river=="Ishikari";waterLevel>4', {G3}),
+        ('status=="danger"|waterLevel<1', {G3, G4}),
+        ('(river=="Ishikari"|river=="Katsura");waterLevel<4', {G2, G4}),
+        ("managedBy", {G1}),
+        (f'managedBy=="{SAPPORO_CITY}"', {G1}),
+    ],
+    ids=[
+        "equal-number",
+        "equal-string",
+        "unequal",
+        "greater",
+        "greater-equal",
+        "less",
+        "less-equal",
+        "range",
+        "value-list",
+        "pattern",
+        "not-pattern",
+        "and",
+        "or",
+        "parentheses",
+        "exists",
+        "relationship",
+    ],
+)
+def test_q_operator_selects_matching_entities(city: httpx.Client, q: str, expected: set[str]) -> None:
+    assert found(city, type="WaterLevelGauge", q=q) == expected
+
+
+def test_q_bracket_path_reaches_into_a_compound_value(city: httpx.Client) -> None:
+    assert found(city, type="WaterLevelGauge", q='address[addressLocality]=="Sapporo"') == {G1, G2}
+
+
+def test_q_dotted_path_reaches_a_sub_property(city: httpx.Client) -> None:
+    assert found(city, type="WaterLevelGauge", q='waterLevel.quality=="good"') == {G1, G3}
+
+
+def test_q_dotted_path_reaches_observed_at(city: httpx.Client) -> None:
+    assert found(city, type="WaterLevelGauge", q="waterLevel.observedAt>=2026-11-21T00:00:00Z") == {G2, G3}
+
+
+@pytest.mark.parametrize(
+    ("scope_q", "expected"),
+    [
+        ("/Hokkaido/Sapporo", {G1, G2}),
+        ("/Hokkaido/#", {G1, G2, G3, G4}),
+        ("/Hokkaido/+", {G1, G2, G3, G4}),
+        ("/Hokkaido/Sapporo,/Tokyo/Shinjuku", {G1, G2, R1}),
+        ("/#", {G1, G2, G3, G4, R1}),
+    ],
+    ids=["exact", "descendants", "children", "or", "any-scope"],
+)
+def test_scope_query_selects_entities_by_scope(city: httpx.Client, scope_q: str, expected: set[str]) -> None:
+    assert found(city, type="WaterLevelGauge,RainGauge", scopeQ=scope_q) == expected
+
+
+def test_attrs_projects_and_keeps_only_entities_having_them(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"type": "WaterLevelGauge", "attrs": "address"})
+    assert response.status_code == 200, response.text
+    entities = response.json()
+    assert {entity["id"] for entity in entities} == {G1, G2, G3, G4}
+    assert all(set(entity) == {"id", "type", "address"} for entity in entities)
+
+
+def test_pick_returns_only_the_named_members(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"type": "RainGauge", "pick": "id,precipitation"})
+    assert response.status_code == 200, response.text
+    assert response.json() == [{"id": R1, "precipitation": {"type": "Property", "value": 12}}]
+
+
+def test_omit_drops_the_named_members(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"type": "RainGauge", "omit": "precipitation,scope"})
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {"id": R1, "type": "RainGauge", "station": {"type": "Property", "value": "Shinjuku"}}
+    ]
+
+
+def test_lang_renders_a_language_property_in_that_language(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"id": G1, "lang": "en"})
+    assert response.status_code == 200, response.text
+    name = response.json()[0]["name"]
+    assert name["type"] == "Property"
+    assert name["value"] == "Toyohira River"
+    assert name["lang"] == "en"
+
+
+def test_lang_with_key_values_gives_the_plain_string(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"id": G1, "lang": "ja", "options": "keyValues"})
+    assert response.status_code == 200, response.text
+    assert response.json()[0]["name"] == "豊平川"
+
+
+def test_count_reports_the_total_in_the_results_count_header(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"type": "WaterLevelGauge", "count": "true", "limit": "2"})
+    assert response.status_code == 200, response.text
+    assert response.headers["NGSILD-Results-Count"] == "5"
+    assert len(response.json()) == 2
+
+
+def test_limit_zero_with_count_returns_only_the_count(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"type": "WaterLevelGauge", "count": "true", "limit": "0"})
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    assert response.headers["NGSILD-Results-Count"] == "5"
+
+
+def test_paging_with_limit_and_offset_neither_duplicates_nor_skips(api: httpx.Client) -> None:
+    counters = [
+        {
+            "id": f"urn:ngsi-ld:Counter:{n:03d}-{uuid.uuid4().hex[:6]}",
+            "type": "Counter",
+            "n": {"type": "Property", "value": n},
+        }
+        for n in range(55)
+    ]
+    api.post("/entityOperations/create", json=counters).raise_for_status()
+    seen: list[str] = []
+    for offset in range(0, 60, 10):
+        response = api.get(
+            "/entities", params={"type": "Counter", "limit": "10", "offset": str(offset), "count": "true"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["NGSILD-Results-Count"] == "55"
+        page = [entity["id"] for entity in response.json()]
+        assert len(page) == (10 if offset < 50 else 5)
+        seen.extend(page)
+    assert len(seen) == len(set(seen)) == 55
+    assert set(seen) == {counter["id"] for counter in counters}
+    past_the_end = api.get("/entities", params={"type": "Counter", "limit": "10", "offset": "60"})
+    assert past_the_end.json() == []
+
+
+def test_post_query_selects_like_the_get_binding(city: httpx.Client) -> None:
+    query = {
+        "type": "Query",
+        "entities": [{"type": "WaterLevelGauge"}],
+        "q": 'river=="Ishikari"',
+        "attrs": ["river"],
+    }
+    response = city.post("/entityOperations/query", json=query)
+    assert response.status_code == 200, response.text
+    entities = response.json()
+    assert {entity["id"] for entity in entities} == {G2, G3}
+    assert all(set(entity) == {"id", "type", "river"} for entity in entities)
+
+
+def test_post_query_pages_with_limit_and_count(city: httpx.Client) -> None:
+    query = {"type": "Query", "entities": [{"type": "WaterLevelGauge"}]}
+    response = city.post("/entityOperations/query", params={"limit": "3", "count": "true"}, json=query)
+    assert response.status_code == 200, response.text
+    assert len(response.json()) == 3
+    assert response.headers["NGSILD-Results-Count"] == "5"
