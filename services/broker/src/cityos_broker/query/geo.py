@@ -52,6 +52,7 @@ class GeoQuery:
     """A validated geo-query with its reference geometry prepared once; build it with `parse_geo_query`."""
 
     __slots__ = (
+        "_bounds",
         "_near_point",
         "_projected",
         "_projection",
@@ -73,6 +74,7 @@ class GeoQuery:
         self.geometry = str(reference.geom_type)
         self.geoproperty_iri = geoproperty_iri
         shapely.prepare(reference)
+        self._bounds = tuple(float(b) for b in reference.bounds)
         self._near_point: tuple[float, float] | None = None
         self._projection: LocalProjection | None = None
         self._projected: Any = None
@@ -91,7 +93,10 @@ class GeoQuery:
             if self.georel == "near":
                 return self._near(geometry, point)
             if point is not None and self.georel in ("within", "intersects", "disjoint"):
-                # Fast path for the common Point target: no shapely object per entity.
+                # Fast path for the common Point target: a bounds check, then no shapely object per entity.
+                min_lon, min_lat, max_lon, max_lat = self._bounds
+                if not (min_lon <= point[0] <= max_lon and min_lat <= point[1] <= max_lat):
+                    return self.georel == "disjoint"
                 if self.georel == "within":
                     return bool(shapely.contains_xy(self.reference, *point))
                 inside = bool(shapely.intersects_xy(self.reference, *point))

@@ -38,18 +38,21 @@ class AttributePath:
         """True for a bare top-level attribute (its value is what a value index would hold)."""
         return not self.sub_attributes and self.meta is None and self.trailing is None
 
-    def targets(self, entity: Mapping[str, Any]) -> Iterator[tuple[TargetKind, Any]]:
+    def targets(self, entity: Mapping[str, Any]) -> list[tuple[TargetKind, Any]]:
         """Every target value the path designates in the entity, one per attribute instance reached."""
         attrs = entity.get("attrs")
-        if not isinstance(attrs, dict):
-            return
-        for instance in _as_instances(attrs.get(self.attribute)):
-            for leaf in _descend(instance, self.sub_attributes):
-                if self.meta is not None:
-                    if self.meta in leaf:
-                        yield TargetKind.VALUE, leaf[self.meta]
-                else:
-                    yield from _content(leaf, self.trailing)
+        found = attrs.get(self.attribute) if isinstance(attrs, dict) else None
+        if not found:
+            return []
+        out: list[tuple[TargetKind, Any]] = []
+        for instance in _as_instances(found):
+            leaves = [instance] if not self.sub_attributes else list(_descend(instance, self.sub_attributes))
+            for leaf in leaves:
+                if self.meta is None:
+                    _content(leaf, self.trailing, out)
+                elif self.meta in leaf:
+                    out.append((TargetKind.VALUE, leaf[self.meta]))
+        return out
 
 
 def _as_instances(found: Any) -> list[dict[str, Any]]:
@@ -71,27 +74,34 @@ def _descend(instance: dict[str, Any], sub_attributes: tuple[str, ...]) -> Itera
         yield from _descend(sub, sub_attributes[1:])
 
 
-def _content(instance: dict[str, Any], trailing: tuple[str, ...] | None) -> Iterator[tuple[TargetKind, Any]]:
-    """The target value(s) of one instance by its NGSI-LD kind, following a trailing path if given."""
+def _content(
+    instance: dict[str, Any], trailing: tuple[str, ...] | None, out: list[tuple[TargetKind, Any]]
+) -> None:
+    """Append the target value(s) of one instance by its NGSI-LD kind, following a trailing path if given."""
     kind = instance.get("type")
-    if kind == "Relationship":
+    if kind == "Property" or kind == "GeoProperty":  # the common case first
+        if "value" in instance:
+            if trailing is None:
+                out.append((TargetKind.VALUE, instance["value"]))
+            else:
+                out.extend((TargetKind.VALUE, value) for value in _walk(instance["value"], trailing))
+    elif kind == "Relationship":
         if trailing is None and "object" in instance:
-            yield TargetKind.OBJECT, instance["object"]
+            out.append((TargetKind.OBJECT, instance["object"]))
     elif kind == "ListRelationship":
         if trailing is None and isinstance(instance.get("objectList"), list):
-            yield TargetKind.OBJECT, [_object_of(item) for item in instance["objectList"]]
+            out.append((TargetKind.OBJECT, [_object_of(item) for item in instance["objectList"]]))
     elif kind == "LanguageProperty":
         strings = _language_strings(instance.get("languageMap"), trailing)
         if strings is not None:
-            yield TargetKind.LANGUAGE, strings
+            out.append((TargetKind.LANGUAGE, strings))
     elif kind == "VocabProperty":
         if trailing is None and "vocab" in instance:
-            yield TargetKind.VOCAB, instance["vocab"]
+            out.append((TargetKind.VOCAB, instance["vocab"]))
     else:
         member = {"ListProperty": "valueList", "JsonProperty": "json"}.get(str(kind), "value")
         if member in instance:
-            for value in _walk(instance[member], trailing or ()):
-                yield TargetKind.VALUE, value
+            out.extend((TargetKind.VALUE, value) for value in _walk(instance[member], trailing or ()))
 
 
 def _object_of(item: Any) -> Any:

@@ -40,7 +40,10 @@ class Term:
 
     def matches(self, entity: Mapping[str, Any]) -> bool:
         """True when any target value reached by the path satisfies the term."""
-        return any(self._accepts(kind, target) for kind, target in self.path.targets(entity))
+        for kind, target in self.path.targets(entity):  # noqa: SIM110 - no generator on the hot path
+            if self._accepts(kind, target):
+                return True
+        return False
 
     def _accepts(self, kind: TargetKind, target: Any) -> bool:
         op = self.operator

@@ -70,31 +70,34 @@ def parse_literal(text: str) -> Literal:
         try:
             decoded = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise LiteralError(f"invalid quoted string {text}") from exc
+            raise LiteralError(f"invalid quoted string {text!r}") from exc
         if not isinstance(decoded, str):
-            raise LiteralError(f"invalid quoted string {text}")
+            raise LiteralError(f"invalid quoted string {text!r}")
         return Literal(Kind.STRING, decoded)
     if text in ("true", "false"):
         return Literal(Kind.BOOLEAN, text == "true")
     if _NUMBER.fullmatch(text):
-        number = float(text) if any(c in text for c in ".eE") else int(text)
+        try:
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError as exc:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise LiteralError(f"number too long {text[:20]!r}...") from exc
         if isinstance(number, float) and not math.isfinite(number):
-            raise LiteralError(f"number out of range {text}")
+            raise LiteralError(f"number out of range {text!r}")
         return Literal(Kind.NUMBER, number)
     if _DATETIME.fullmatch(text):
         parsed = parse_datetime(text)
         if parsed is None:
-            raise LiteralError(f"invalid DateTime {text}")
+            raise LiteralError(f"invalid DateTime {text!r}")
         return Literal(Kind.DATETIME, parsed)
     if _DATE.fullmatch(text):
         parsed_date = parse_date(text)
         if parsed_date is None:
-            raise LiteralError(f"invalid Date {text}")
+            raise LiteralError(f"invalid Date {text!r}")
         return Literal(Kind.DATE, parsed_date)
     if _TIME.fullmatch(text):
         parsed_time = parse_time(text)
         if parsed_time is None:
-            raise LiteralError(f"invalid Time {text}")
+            raise LiteralError(f"invalid Time {text!r}")
         return Literal(Kind.TIME, parsed_time)
     if _URI.fullmatch(text):
         return Literal(Kind.URI, text)

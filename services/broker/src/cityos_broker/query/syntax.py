@@ -10,9 +10,12 @@ from cityos_runtime.problems import ProblemError
 # Expands a JSON-LD term (e.g. "temperature") to its IRI with the caller's @context; IRIs pass through.
 Expand = Callable[[str], str]
 
+_SHOWN = 200  # characters of the offending text quoted in an error detail
+
 
 def syntax_error(
     what: str, text: str, position: int, problem: str, *, kind: str = "BadRequestData"
 ) -> NoReturn:
     """Raise a 400 ProblemError naming the parameter, the problem and its (0-based) position."""
-    raise ProblemError(kind, f"invalid {what} at position {position}: {problem} (in {text!r})")
+    shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+    raise ProblemError(kind, f"invalid {what} at position {position}: {problem} (in {shown!r})")
