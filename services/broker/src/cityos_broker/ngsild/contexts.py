@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 from cityos_runtime.problems import ProblemError
-from cityos_runtime.ssrf import UnsafeUrlError, check_outbound_url
 
+from cityos_broker.ngsild.fetch import ContextFetcher, UrlGuard, runtime_guard, unavailable
 from cityos_broker.ngsild.terms import (
     CORE_CONTEXT_URL,
     DEFAULT_CONTEXT_VOCAB,
@@ -50,12 +48,8 @@ __all__ = [
 JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 _CORE_GLOB = "ngsi-ld-core-context*.jsonld"
 _HOSTED_PATH = re.compile(r"/ngsi-ld/v1/jsonldContexts/([^/?#]+)$")
-_MAX_REDIRECTS = 3
 _MAX_FETCHES_PER_REQUEST = 16
-_ACCEPT = "application/ld+json, application/json;q=0.9"
 _JSON_TYPES = frozenset({"application/json", "application/merge-patch+json", ""})
-
-UrlGuard = Callable[[str], Awaitable[None]]
 
 
 def is_core_context_url(url: str) -> bool:
@@ -164,19 +158,8 @@ class _Resolution:
     seen: set[str] = field(default_factory=set)
 
 
-def _unavailable(url: str, why: str) -> ProblemError:
-    return ProblemError("LdContextNotAvailable", f"@context {url} is not available: {why}", status=503)
-
-
 def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _runtime_guard(allow_private: bool) -> UrlGuard:
-    async def guard(url: str) -> None:
-        await check_outbound_url(url, allow_private=allow_private)
-
-    return guard
 
 
 class ContextResolver:
@@ -195,19 +178,19 @@ class ContextResolver:
         max_depth: int = 8,
         url_guard: UrlGuard | None = None,
     ) -> None:
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
+        self._fetcher = ContextFetcher(
+            http=http,
+            timeout=fetch_timeout,
+            max_bytes=max_bytes,
+            url_guard=url_guard if url_guard is not None else runtime_guard(allow_private),
+        )
         self._hosted = hosted
-        self._timeout = fetch_timeout
-        self._max_bytes = max_bytes
         self._cache_size = cache_size
         self._ttl = ttl_seconds
         self._max_depth = max_depth
-        self._guard = url_guard if url_guard is not None else _runtime_guard(allow_private)
         self._core = core_term_map()
         self._docs: OrderedDict[str, CachedContext] = OrderedDict()
         self._maps: OrderedDict[bytes, tuple[float, TermMap]] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     @property
     def core(self) -> TermMap:
@@ -260,8 +243,7 @@ class ContextResolver:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this resolver created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        await self._fetcher.aclose()
 
     def _touch(self, url: str) -> None:
         entry = self._docs.get(url)
@@ -308,10 +290,8 @@ class ContextResolver:
         if entry is None or entry.expires <= now:
             state.fetches += 1
             if state.fetches > _MAX_FETCHES_PER_REQUEST:
-                raise _unavailable(
-                    url, f"more than {_MAX_FETCHES_PER_REQUEST} remote contexts in one request"
-                )
-            document = await self._fetch_once(url)
+                raise unavailable(url, f"more than {_MAX_FETCHES_PER_REQUEST} remote contexts in one request")
+            document = await self._fetcher.fetch(url)
             stamp = _utc_now()
             entry = CachedContext(url, document, stamp, stamp, expires=now + self._ttl)
             self._docs[url] = entry
@@ -326,76 +306,9 @@ class ContextResolver:
 
     async def _hosted_context(self, url: str, context_id: str, state: _Resolution) -> object:
         if state.hosted is None:
-            raise _unavailable(url, "hosted contexts are not available here")
+            raise unavailable(url, "hosted contexts are not available here")
         document = await state.hosted.get(context_id)
         if document is None or "@context" not in document:
-            raise _unavailable(url, "no such hosted context")
+            raise unavailable(url, "no such hosted context")
         state.uses_hosted = True
         return document["@context"]
-
-    async def _fetch_once(self, url: str) -> dict[str, Any]:
-        """Fetch a URL, sharing one in-flight request between concurrent callers."""
-        pending = self._inflight.get(url)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        task = asyncio.ensure_future(self._fetch(url))
-        self._inflight[url] = task
-        try:
-            return await asyncio.shield(task)
-        finally:
-            if task.done():
-                self._inflight.pop(url, None)
-            else:
-                task.add_done_callback(lambda _: self._inflight.pop(url, None))
-
-    async def _fetch(self, url: str) -> dict[str, Any]:
-        """GET a context document: SSRF-checked at every redirect, time- and size-limited."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                body = await self._get_following_redirects(url)
-        except TimeoutError:
-            raise _unavailable(url, f"no answer within {self._timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise _unavailable(url, f"request failed ({type(exc).__name__})") from None
-        except UnsafeUrlError as exc:
-            raise _unavailable(url, f"URL not allowed ({exc})") from None
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise _unavailable(url, "the document is not JSON") from None
-        if not isinstance(document, dict) or "@context" not in document:
-            raise _unavailable(url, "the document has no @context member")
-        return document
-
-    async def _get_following_redirects(self, url: str) -> bytes:
-        current = url
-        for _ in range(_MAX_REDIRECTS + 1):
-            await self._guard(current)
-            request = self._http.build_request("GET", current, headers={"Accept": _ACCEPT})
-            response = await self._http.send(request, stream=True, follow_redirects=False)
-            try:
-                if response.is_redirect:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise _unavailable(url, "redirect without Location")
-                    current = urljoin(current, location)
-                    if urlsplit(current).scheme not in ("http", "https"):
-                        raise _unavailable(url, "redirect to a non-http(s) URL")
-                    continue
-                if not response.is_success:
-                    raise _unavailable(url, f"HTTP status {response.status_code}")
-                return await self._read_limited(url, response)
-            finally:
-                await response.aclose()
-        raise _unavailable(url, f"more than {_MAX_REDIRECTS} redirects")
-
-    async def _read_limited(self, url: str, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            raise _unavailable(url, f"larger than {self._max_bytes} bytes")
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > self._max_bytes:
-                raise _unavailable(url, f"larger than {self._max_bytes} bytes")
-        return bytes(body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cityos_runtime.problems import ProblemError
@@ -51,7 +51,6 @@ class Fragment:
     types: list[str] | None = None
     scope: list[str] | None = None
     scope_null: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def validate_entity_id(value: object) -> str:

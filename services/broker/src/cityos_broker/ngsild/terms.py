@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -19,6 +20,8 @@ _GEN_DELIMS = frozenset(":/?#[]@")
 _TYPE_KEYWORDS = frozenset({"@id", "@vocab", "@json", "@none"})
 # Expand / compact results are memoised per TermMap; the bound keeps hostile input from growing it forever.
 _MEMO_LIMIT = 20_000
+# Expands a value against the context being compiled, given the terms already on the resolution stack.
+_IriOf = Callable[[str, frozenset[str]], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +229,7 @@ def _compile_local(active: dict[str, TermDefinition], vocab: str, local: dict[st
 
 
 def _expanded_definition(
-    term: str, raw: dict[str, Any], stack: frozenset[str], iri_of: Any, vocab: str
+    term: str, raw: dict[str, Any], stack: frozenset[str], iri_of: _IriOf, vocab: str
 ) -> TermDefinition | None:
     """Compile an expanded term definition ({"@id": ..., "@type": ..., "@container": ...})."""
     if "@reverse" in raw:
@@ -236,13 +239,13 @@ def _expanded_definition(
         return None
     if not isinstance(raw_id, str):
         raise _invalid(f"@id of term {term!r} must be a string")
-    iri = str(iri_of(raw_id, stack)) if (raw_id != term or ":" in term) else vocab + term
+    iri = iri_of(raw_id, stack) if (raw_id != term or ":" in term) else vocab + term
     type_mapping = raw.get("@type")
     if type_mapping is not None:
         if not isinstance(type_mapping, str):
             raise _invalid(f"@type of term {term!r} must be a string")
         if type_mapping not in _TYPE_KEYWORDS:
-            type_mapping = str(iri_of(type_mapping, stack))
+            type_mapping = iri_of(type_mapping, stack)
     container = raw.get("@container")
     if isinstance(container, list):
         container = ",".join(sorted(str(c) for c in container))
