@@ -22,7 +22,7 @@ def api(client: httpx.Client) -> Iterator[httpx.Client]:
         yield own
 
 
-def _gauge(key: str, level: float, observed: str, river: str, status: str, **attrs: Any) -> dict[str, Any]:
+def _gauge(key: str, level: float, observed: str, river: str, alert: str, **attrs: Any) -> dict[str, Any]:
     """A gauge; `quality` (if given) becomes a sub-property of waterLevel, other keywords entity members."""
     level_attr: dict[str, Any] = {"type": "Property", "value": level, "observedAt": observed}
     if "quality" in attrs:
@@ -32,7 +32,7 @@ def _gauge(key: str, level: float, observed: str, river: str, status: str, **att
         "type": "WaterLevelGauge",
         "waterLevel": level_attr,
         "river": {"type": "Property", "value": river},
-        "status": {"type": "Property", "value": status},
+        "alertLevel": {"type": "Property", "value": alert},
         **attrs,
     }
 
@@ -91,7 +91,7 @@ CITY_DATA: list[dict[str, Any]] = [
         "station": {"type": "Property", "value": "Shinjuku"},
         "scope": "/Tokyo/Shinjuku",
     },
-    {"id": "urn:ngsi-ld:Camera:c1", "type": "Camera", "status": {"type": "Property", "value": "normal"}},
+    {"id": "urn:ngsi-ld:Camera:c1", "type": "Camera", "alertLevel": {"type": "Property", "value": "normal"}},
 ]
 
 G1, G2, G3, G4, M1 = (GAUGE + key for key in ("g1", "g2", "g3", "g4", "m1"))
@@ -142,7 +142,7 @@ def test_id_pattern_selects_matching_ids(city: httpx.Client) -> None:
     [
         ("waterLevel==3.0", {G2}),
         ('river=="Ishikari"', {G2, G3}),
-        ('status!="normal"', {G2, G3}),
+        ('alertLevel!="normal"', {G2, G3}),
         ("waterLevel>3.0", {G3}),
         ("waterLevel>=3.0", {G2, G3}),
         ("waterLevel<1.5", {G4}),
@@ -152,7 +152,7 @@ def test_id_pattern_selects_matching_ids(city: httpx.Client) -> None:
         ('river~="^Ish"', {G2, G3}),
         ('river!~="^Ish"', {G1, G4, M1}),
         ('river=="Ishikari";waterLevel>4', {G3}),
-        ('status=="danger"|waterLevel<1', {G3, G4}),
+        ('alertLevel=="danger"|waterLevel<1', {G3, G4}),
         ('(river=="Ishikari"|river=="Katsura");waterLevel<4', {G2, G4}),
         ("managedBy", {G1}),
         (f'managedBy=="{SAPPORO_CITY}"', {G1}),
