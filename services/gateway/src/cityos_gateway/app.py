@@ -51,6 +51,7 @@ _ALLOW = b"allow"
 _OK = b'{"status":"ok"}'
 _NOT_READY = b'{"status":"unavailable"}'
 _HEALTH_HEADERS = ((CONTENT_TYPE, JSON),)
+_HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def create_app(
@@ -152,8 +153,10 @@ class GatewayApp:
     async def _dispatch(self, request: Request, scope: Scope, receive: Receive) -> Response:
         path, method, headers = request.path, request.method, request.headers
         if path == "/healthz":
+            request.route = path
             return Response(200, _OK, list(_HEALTH_HEADERS))
         if path == "/readyz":
+            request.route = path
             ready = self._readiness is None or await self._readiness()
             return Response(200 if ready else 503, _OK if ready else _NOT_READY, list(_HEALTH_HEADERS))
         if self._cors.is_preflight(method, headers):
@@ -242,7 +245,10 @@ class GatewayApp:
         if route:
             attributes["http.route"] = route
         self._duration.record(duration, attributes)
-        _access_log.info(
+        # Probes hit the health endpoints every few seconds: keep them out of the INFO access log.
+        level = logging.DEBUG if route in _HEALTH_PATHS else logging.INFO
+        _access_log.log(
+            level,
             "request",
             extra={
                 "method": request.method,
