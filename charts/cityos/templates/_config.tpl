@@ -1,0 +1,68 @@
+{{/* Environment of the services: shared settings and each service's own. */}}
+
+{{/* Settings every service reads (the <release>-config ConfigMap). */}}
+{{- define "cityos.commonEnv" -}}
+{{- $c := .Values.config -}}
+LOG_LEVEL: {{ $c.logLevel | quote }}
+LOG_FORMAT: {{ $c.logFormat | quote }}
+CITYOS_DEFAULT_TENANT: {{ $c.defaultTenant | quote }}
+{{- with .Values.otelCollectorEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+REDIS_MODE: {{ include "cityos.redisMode" . | quote }}
+{{- if not .Values.bundled.valkey.enabled }}
+{{- if eq .Values.redis.mode "cluster" }}
+REDIS_CLUSTER_NODES: {{ include "cityos.redisNodes" . | quote }}
+{{- else if eq .Values.redis.mode "sentinel" }}
+REDIS_SENTINEL_NODES: {{ include "cityos.redisNodes" . | quote }}
+REDIS_SENTINEL_MASTER: {{ .Values.redis.sentinel.masterName | quote }}
+{{- end }}
+{{- end }}
+S3_ENDPOINT: {{ include "cityos.s3Endpoint" . | quote }}
+S3_BUCKET: {{ .Values.s3.bucket | quote }}
+S3_SECURE: {{ and .Values.s3.secure (not .Values.bundled.s3.enabled) | quote }}
+{{- with .Values.s3.region }}
+S3_REGION: {{ . | quote }}
+{{- end }}
+{{- if .Values.serviceMonitor.enabled }}
+METRICS_PORT: {{ .Values.serviceMonitor.port | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* One service's own settings: pass (dict "root" $ "name" "broker" "svc" $svc). */}}
+{{- define "cityos.serviceEnv" -}}
+{{- $root := .root -}}
+{{- $name := .name -}}
+{{- $upper := upper $name -}}
+OTEL_SERVICE_NAME: {{ printf "cityos-%s" $name | quote }}
+{{- if eq $name "gateway" }}
+{{- $g := $root.Values.config.gateway }}
+GATEWAY_HOST: "0.0.0.0"
+GATEWAY_PORT: {{ .svc.port | quote }}
+GATEWAY_MAX_BODY_BYTES: {{ $g.maxBodyBytes | int64 | quote }}
+GATEWAY_REQUEST_TIMEOUT: {{ $g.requestTimeout | quote }}
+GATEWAY_CORS_ORIGINS: {{ join "," $g.corsOrigins | quote }}
+GATEWAY_AUTH_MODE: {{ $g.authMode | quote }}
+{{- else }}
+{{ $upper }}_GRPC_HOST: "0.0.0.0"
+{{ $upper }}_GRPC_PORT: {{ .svc.port | quote }}
+{{- end }}
+{{- if eq $name "broker" }}
+{{- $b := $root.Values.config.broker }}
+BROKER_AUTO_CREATE_TENANTS: {{ $b.autoCreateTenants | quote }}
+BROKER_ALLOW_PRIVATE_URLS: {{ $b.allowPrivateUrls | quote }}
+BROKER_CONTEXT_FETCH_TIMEOUT: {{ $b.contextFetchTimeout | quote }}
+BROKER_CONTEXT_MAX_BYTES: {{ $b.contextMaxBytes | int64 | quote }}
+BROKER_DEFAULT_LIMIT: {{ $b.defaultLimit | quote }}
+BROKER_MAX_LIMIT: {{ $b.maxLimit | quote }}
+{{- end }}
+{{- /* The address of every enabled service this one calls (it is among the callee's callers). */}}
+{{- range $callee, $csvc := $root.Values.services }}
+{{- if and $csvc.enabled (ne $callee $name) (has $name $csvc.callers) }}
+{{ upper $callee }}_ADDRESS: {{ include "cityos.address" (dict "root" $root "name" $callee) | quote }}
+{{- end }}
+{{- end }}
+{{- range $k, $v := .svc.extraEnv }}
+{{ $k }}: {{ $v | quote }}
+{{- end }}
+{{- end -}}

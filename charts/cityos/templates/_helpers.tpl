@@ -1,0 +1,149 @@
+{{/* Names, labels, images and shared environment of the City OS chart. */}}
+
+{{- define "cityos.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Prefix of every object name; service objects append "-<service>", so keep room for it. */}}
+{{- define "cityos.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cityos.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that select one component of this release: pass (dict "root" $ "component" "broker"). */}}
+{{- define "cityos.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cityos.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "cityos.labels" -}}
+helm.sh/chart: {{ include "cityos.chart" .root }}
+{{ include "cityos.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: cityos
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Image reference of a service: pass (dict "root" $ "name" "broker" "svc" $svc). */}}
+{{- define "cityos.image" -}}
+{{- $img := .root.Values.image -}}
+{{- $repo := .svc.imageRepository | default (printf "%s/%s%s" $img.registry $img.namePrefix .name) -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .root.Chart.AppVersion $img.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* In-cluster address host:port of an enabled service. */}}
+{{- define "cityos.address" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- printf "%s-%s:%v" (include "cityos.fullname" .root) .name $svc.port -}}
+{{- end -}}
+
+{{- define "cityos.redisSecretName" -}}
+{{- .Values.redis.existingSecret | default (printf "%s-redis" (include "cityos.fullname" .)) -}}
+{{- end -}}
+
+{{- define "cityos.s3SecretName" -}}
+{{- .Values.s3.existingSecret | default (printf "%s-s3" (include "cityos.fullname" .)) -}}
+{{- end -}}
+
+{{/* True when a Redis password is configured (inline, existing Secret, or none). */}}
+{{- define "cityos.redisHasPassword" -}}
+{{- if or .Values.redis.existingSecret .Values.redis.password -}}true{{- end -}}
+{{- end -}}
+
+{{/* Redis host:port list for the current mode (the bundled Valkey when enabled). */}}
+{{- define "cityos.redisNodes" -}}
+{{- $r := .Values.redis -}}
+{{- if .Values.bundled.valkey.enabled -}}
+{{- printf "%s-valkey:6379" (include "cityos.fullname" .) -}}
+{{- else if eq $r.mode "cluster" -}}
+{{- join "," $r.cluster.nodes -}}
+{{- else if eq $r.mode "sentinel" -}}
+{{- join "," $r.sentinel.nodes -}}
+{{- else -}}
+{{- printf "%s:%v" (required "redis.standalone.host is required (or enable bundled.valkey)" $r.standalone.host) $r.standalone.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* REDIS_URL; $(REDIS_PASSWORD) is expanded by the kubelet from the env var defined before it. */}}
+{{- define "cityos.redisUrl" -}}
+{{- $r := .Values.redis -}}
+{{- $scheme := ternary "rediss" "redis" (and $r.tls (not .Values.bundled.valkey.enabled)) -}}
+{{- $auth := "" -}}
+{{- if include "cityos.redisHasPassword" . -}}
+{{- $auth = printf "%s:$(REDIS_PASSWORD)@" $r.username -}}
+{{- end -}}
+{{- $first := first (splitList "," (include "cityos.redisNodes" .)) -}}
+{{- if and (eq $r.mode "sentinel") (not .Values.bundled.valkey.enabled) -}}
+{{- /* Sentinel: the host is the primary's name, resolved through REDIS_SENTINEL_NODES. */ -}}
+{{- printf "%s://%s%s/%v" $scheme $auth $r.sentinel.masterName $r.standalone.db -}}
+{{- else if and (eq $r.mode "cluster") (not .Values.bundled.valkey.enabled) -}}
+{{- printf "%s://%s%s" $scheme $auth $first -}}
+{{- else -}}
+{{- printf "%s://%s%s/%v" $scheme $auth $first $r.standalone.db -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cityos.redisMode" -}}
+{{- ternary "standalone" .Values.redis.mode .Values.bundled.valkey.enabled -}}
+{{- end -}}
+
+{{- define "cityos.s3Endpoint" -}}
+{{- if .Values.bundled.s3.enabled -}}
+{{- printf "%s-s3:8333" (include "cityos.fullname" .) -}}
+{{- else -}}
+{{- required "s3.endpoint is required (or enable bundled.s3)" .Values.s3.endpoint -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Ports of host:port addresses in a comma list, as a JSON list of unique integers. */}}
+{{- define "cityos.portsOf" -}}
+{{- $ports := list -}}
+{{- range splitList "," . -}}
+{{- $ports = append $ports (last (splitList ":" .) | int) -}}
+{{- end -}}
+{{- toJson (uniq $ports) -}}
+{{- end -}}
+
+{{/* Pod security context shared by every pod of the chart. */}}
+{{- define "cityos.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container security context shared by every container of the chart. */}}
+{{- define "cityos.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
