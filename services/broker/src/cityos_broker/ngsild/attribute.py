@@ -37,7 +37,8 @@ _CONCISE = (
     ("value", "Property"),
 )
 ENTITY_MEMBERS = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
-GEO_ATTRIBUTES = frozenset({"location", "observationSpace", "operationSpace"})
+# Clause 4.7: the core geospatial attributes are always GeoProperties.
+GEO_ATTRIBUTES = frozenset(NGSILD_PREFIX + n for n in ("location", "observationSpace", "operationSpace"))
 # Members the broker sets or that only appear in notifications / temporal output: accepted, not stored.
 _IGNORED = frozenset(
     {"createdAt", "modifiedAt", "deletedAt", "instanceId", "lang", "@context"}
@@ -115,6 +116,9 @@ def parse_instances(
         instances = [_instance(name, raw, terms, now, allow_null, partial, 0)]
     seen: set[str | None] = set()
     for instance in instances:
+        kind = instance.get("type", "GeoProperty")
+        if iri in GEO_ATTRIBUTES and kind != "GeoProperty" and instance.get("value") != NGSILD_NULL:
+            raise bad(f"attribute {name!r} must be a GeoProperty with a GeoJSON geometry value")
         dataset = instance.get("datasetId")
         if dataset in seen:
             which = f"datasetId {dataset}" if dataset else "no datasetId (the default instance)"
@@ -161,7 +165,8 @@ def _instance(
     if not isinstance(raw, dict):
         return {"type": "Property", "value": raw, "createdAt": now, "modifiedAt": now}
     kind = _kind(name, raw, terms, partial)
-    if kind == "geometry" or (kind == "compound" and name in GEO_ATTRIBUTES and looks_like_geometry(raw)):
+    if kind == "geometry":
+        # Concise GeoProperty: the geometry itself (on location and any other attribute).
         return {
             "type": "GeoProperty",
             "value": validate_geometry(raw, where),

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import orjson
@@ -284,7 +284,7 @@ class ContextResolver:
             raise ProblemError("BadRequestData", f"@context URL {url!r} is not an absolute http(s) URL")
         hosted_match = _HOSTED_PATH.search(parts.path)
         if hosted_match is not None:
-            return await self._hosted_context(url, hosted_match.group(1), state)
+            return await self._hosted_context(url, unquote(hosted_match.group(1)), state)
         now = time.monotonic()
         entry = self._docs.get(url)
         if entry is None or entry.expires <= now:

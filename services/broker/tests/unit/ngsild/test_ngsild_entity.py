@@ -260,6 +260,12 @@ def test_invalid_attributes_are_bad_request_data(core: TermMap, attrs: dict[str,
     _bad(_entity(**attrs), core)
 
 
+@pytest.mark.parametrize("name", ["location", "observationSpace", "operationSpace"])
+def test_core_geo_attributes_must_be_geo_properties(core: TermMap, name: str) -> None:
+    _bad(_entity(**{name: "Sapporo"}), core)
+    _bad(_entity(**{name: {"type": "Property", "value": {"type": "Point", "coordinates": [1, 2]}}}), core)
+
+
 def test_attribute_name_that_expands_to_a_keyword_is_rejected(core: TermMap) -> None:
     with pytest.raises(ProblemError):
         parse_fragment({"@id": ID, "@type": "T", "@graph": 1}, core, NOW)

@@ -253,6 +253,19 @@ async def test_hosted_context_is_read_from_the_store_not_fetched() -> None:
     assert resolver.cached_entries() == []
 
 
+async def test_hosted_context_id_in_the_url_is_percent_decoded() -> None:
+    asked: list[str] = []
+
+    class Hosted:
+        async def get(self, context_id: str) -> dict[str, Any] | None:
+            asked.append(context_id)
+            return {"@context": {"speed": "http://hosted.example/speed"}}
+
+    resolver = _resolver(_Server({}), hosted=Hosted())
+    await resolver.term_map_for("http://gw/ngsi-ld/v1/jsonldContexts/urn%3Angsi-ld%3AContext%3A1", None)
+    assert asked == ["urn:ngsi-ld:Context:1"]
+
+
 async def test_inline_body_context_compiles_without_fetching() -> None:
     server = _Server({})
     terms = await _resolver(server).term_map_for(None, {"speed": "http://example.org/speed"})
