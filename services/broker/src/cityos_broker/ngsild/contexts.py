@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 import time
 from collections import OrderedDict
@@ -144,7 +145,7 @@ class CachedContext:
     last_used: str
     hits: int = 0
     kind: str = "cached"
-    expires: float = 0.0
+    expires: float = 0.0  # time.monotonic() deadline of the entry
 
 
 @dataclass(slots=True)
@@ -186,6 +187,7 @@ class ContextResolver:
         )
         self._hosted = hosted
         self._cache_size = cache_size
+        self._max_bytes = max_bytes
         self._ttl = ttl_seconds
         self._max_depth = max_depth
         self._core = core_term_map()
@@ -207,7 +209,8 @@ class ContextResolver:
         """
         if body_context is None and (not link_context or is_core_context_url(link_context)):
             return self._core
-        key = orjson.dumps([link_context, body_context], option=orjson.OPT_SORT_KEYS)
+        canonical = orjson.dumps([link_context, body_context], option=orjson.OPT_SORT_KEYS)
+        key = hashlib.blake2b(canonical, digest_size=20).digest()
         now = time.monotonic()
         cached = self._maps.get(key)
         if cached is not None and cached[0] > now:
@@ -223,8 +226,9 @@ class ContextResolver:
             await self._collect(body_context, locals_, 0, state)
         value: object = body_context if body_context is not None else link_context
         term_map = TermMap.compile(locals_, value)
-        # A hosted context belongs to a tenant and may be deleted: never share its compiled map.
-        if not state.uses_hosted:
+        # A hosted context belongs to a tenant and may be deleted: never share its compiled map. Huge inline
+        # contexts are not kept either, so the cache's memory stays bounded by cache_size x max_bytes.
+        if not state.uses_hosted and len(canonical) <= self._max_bytes:
             self._maps[key] = (min(state.expires, now + self._ttl), term_map)
             while len(self._maps) > self._cache_size:
                 self._maps.popitem(last=False)

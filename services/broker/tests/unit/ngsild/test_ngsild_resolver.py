@@ -284,3 +284,19 @@ async def test_concurrent_requests_share_one_fetch() -> None:
     resolver = _resolver(server)
     await asyncio.gather(*(resolver.term_map_for(CTX_URL, None) for _ in range(5)))
     assert server.calls == [CTX_URL]
+
+
+async def test_same_inline_context_reuses_the_compiled_term_map() -> None:
+    resolver = _resolver(_Server({}))
+    first = await resolver.term_map_for(None, {"speed": "http://example.org/speed"})
+    second = await resolver.term_map_for(None, {"speed": "http://example.org/speed"})
+    assert first is second
+
+
+async def test_inline_context_larger_than_the_limit_is_not_cached() -> None:
+    resolver = _resolver(_Server({}), max_bytes=100)
+    big = {f"t{i}": f"http://example.org/{i}" for i in range(20)}
+    first = await resolver.term_map_for(None, big)
+    second = await resolver.term_map_for(None, big)
+    assert first is not second
+    assert second.expand("t3") == "http://example.org/3"
