@@ -20,7 +20,7 @@ from cityos_broker.query.csf import parse_csf
 from cityos_broker.query.geo import GeoBox, GeoCircle, GeoQuery
 from cityos_broker.query.qlang import QExpression, compile_q
 from cityos_broker.query.scopeq import ScopeQuery, parse_scope_query
-from cityos_broker.query.syntax import Expand
+from cityos_broker.query.syntax import Expand, compile_regex
 from cityos_broker.query.typeexpr import TypeExpression, parse_type_expression
 
 MAX_ID_PATTERN = 1_024
@@ -147,7 +147,7 @@ def _compile_id_pattern(pattern: str) -> re.Pattern[str]:
     if len(pattern) > MAX_ID_PATTERN:
         raise ProblemError("BadRequestData", f"idPattern is longer than {MAX_ID_PATTERN} characters")
     try:
-        return re.compile(pattern)
+        return compile_regex(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
         raise ProblemError("BadRequestData", f"invalid idPattern {pattern!r}: {exc}") from exc
 

@@ -15,7 +15,7 @@ import orjson
 from cityos_broker.query.qpath import META_MEMBERS, AttributePath
 from cityos_broker.query.qterms import And, Node, Or, Term, expand_vocab
 from cityos_broker.query.qvalues import Kind, Literal, LiteralError, Range, parse_literal
-from cityos_broker.query.syntax import Expand, syntax_error
+from cityos_broker.query.syntax import Expand, compile_regex, syntax_error
 
 MAX_LENGTH = 16_384  # characters in one expression
 MAX_DEPTH = 32  # parenthesis nesting
@@ -186,7 +186,7 @@ class QParser:
         if len(source) > MAX_PATTERN:
             self._fail(f"the regular expression is longer than {MAX_PATTERN} characters", at)
         try:
-            return re.compile(source)
+            return compile_regex(source)
         except (re.error, RecursionError, OverflowError) as exc:
             self._fail(f"invalid regular expression {source!r}: {exc}", at)
 

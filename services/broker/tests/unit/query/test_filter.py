@@ -143,3 +143,7 @@ def test_plan_within_box_covers_all_shapes(expand: Any) -> None:
 
 def test_plan_of_or_query_requires_nothing(expand: Any) -> None:
     assert build(expand, q="a==1|b==2").plan().required_attrs == frozenset()
+
+
+def test_id_pattern_with_future_warning_construct(expand: Any) -> None:
+    assert build(expand, id_pattern="urn:x:[[a]").matches(gauge("urn:x:a"))

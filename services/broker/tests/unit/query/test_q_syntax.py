@@ -154,3 +154,18 @@ def test_csf_uses_the_same_grammar_and_names_itself(expand: Any) -> None:
     with pytest.raises(ProblemError) as caught:
         parse_csf("provider==", expand)
     assert "invalid csf" in caught.value.detail
+
+
+def test_number_with_too_many_digits_is_a_bad_request(expand: Any) -> None:
+    assert "number too long" in _error("a==" + "1" * 5000, expand).detail
+
+
+def test_infinite_number_is_a_bad_request(expand: Any) -> None:
+    assert "out of range" in _error("a==1e999", expand).detail
+
+
+def test_error_detail_quotes_input_safely_and_briefly(expand: Any) -> None:
+    error = _error('a=="\ud800"', expand)
+    error.to_json()  # a lone surrogate in the input must not break the ProblemDetails encoding
+    long_error = _error("a==1;" * 100 + "a==", expand)
+    assert len(long_error.detail) < 400
