@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -274,7 +274,7 @@ def _request_id(given: str) -> str:
     """The caller's X-Request-Id when it is sane, else a fresh one."""
     if given and _SANE_REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
