@@ -30,7 +30,10 @@ def geometry_from_parts(geometry_type: Any, coordinates: Any, what: str = "geome
             what, f"unsupported geometry type {geometry_type!r}; expected one of {', '.join(GEOMETRY_TYPES)}"
         )
     _check(geometry_type, coordinates, what)
-    geometry = shape({"type": geometry_type, "coordinates": coordinates})
+    try:
+        geometry = shape({"type": geometry_type, "coordinates": _planar(coordinates)})
+    except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
+        raise _bad(what, f"invalid {geometry_type}: {exc}") from exc
     if not shapely.is_valid(geometry):
         raise _bad(what, f"invalid {geometry_type}: {explain_validity(geometry)}")
     return geometry
@@ -42,7 +45,7 @@ def read_target(value: Any) -> Any:
         return None
     try:
         _check(value.get("type"), value.get("coordinates"), "geometry")
-        return shape({"type": value["type"], "coordinates": value["coordinates"]})
+        return shape({"type": value["type"], "coordinates": _planar(value["coordinates"])})
     except (ProblemError, ValueError, TypeError, shapely.errors.GEOSException):
         return None
 
@@ -55,6 +58,13 @@ def point_of(value: Any) -> tuple[float, float] | None:
     if isinstance(coordinates, list) and len(coordinates) in (2, 3) and _position_ok(coordinates):
         return float(coordinates[0]), float(coordinates[1])
     return None
+
+
+def _planar(coordinates: Any) -> Any:
+    """The coordinates without altitudes: predicates are 2-D, and mixed 2-D/3-D positions break shapely."""
+    if coordinates and isinstance(coordinates[0], list):
+        return [_planar(item) for item in coordinates]
+    return coordinates[:2]
 
 
 def _check(geometry_type: Any, coordinates: Any, what: str) -> None:

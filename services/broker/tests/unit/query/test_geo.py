@@ -343,3 +343,10 @@ def test_distance_is_finite_for_far_apart_points() -> None:
     antipode = geo("near;maxDistance==20100000", "Point", [0.0, 0.0])
     assert antipode.matches(g("Point", [180.0, 0.0]))
     assert math.isclose(haversine_m(0, 0, 180, 0), math.pi * 6_371_008.8)
+
+
+def test_altitudes_are_ignored_even_when_mixed() -> None:
+    query = geo("intersects", "LineString", [[141.3, 43.0], [141.4, 43.1, 120.0]])
+    assert query.matches(
+        g("Polygon", [[[141.2, 42.9, 5], [141.5, 42.9], [141.5, 43.2, 7], [141.2, 43.2], [141.2, 42.9]]])
+    )
