@@ -31,12 +31,7 @@ _TRACE_KEYS = ("traceparent", "tracestate")
 Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
 
-class ClientCallInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-    grpc.aio.StreamUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.StreamStreamClientInterceptor,  # type: ignore[misc]
-):
+class CallPropagation:
     """Adds traceparent, x-request-id and ngsild-tenant (unless the caller set them); spans with telemetry."""
 
     def __init__(self, telemetry: Telemetry | None = None) -> None:
@@ -45,9 +40,19 @@ class ClientCallInterceptor(
         # Streaming spans end from a done-callback task; holding the tasks keeps them from being collected.
         self._finishing: set[asyncio.Task[None]] = set()
 
-    async def intercept_unary_unary(
+    def interceptors(self) -> list[Any]:
+        """One interceptor per call kind: grpc.aio files each interceptor object under one kind only."""
+        return [
+            _UnaryUnary(self),
+            _UnaryStream(self),
+            _StreamUnary(self),
+            _StreamStream(self),
+        ]
+
+    async def unary(
         self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
+        """Run a call with one response; its span ends when the response (or error) arrives."""
         span = self._start_span(client_call_details)
         details = self._with_metadata(client_call_details, span)
         if span is None:
@@ -66,31 +71,10 @@ class ClientCallInterceptor(
         _end_span(span, grpc.StatusCode.OK)
         return call
 
-    async def intercept_unary_stream(
+    async def streaming(
         self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await self._streaming(continuation, client_call_details, request)
-
-    async def intercept_stream_unary(
-        self,
-        continuation: Continuation,
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
-        return await self._streaming(continuation, client_call_details, request_iterator)
-
-    async def intercept_stream_stream(
-        self,
-        continuation: Continuation,
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
-        return await self._streaming(continuation, client_call_details, request_iterator)
-
-    async def _streaming(
-        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        """Start the call; its span ends when the call is done, whoever consumes it."""
+        """Start a streaming call; its span ends when the call is done, whoever drives it."""
         span = self._start_span(client_call_details)
         details = self._with_metadata(client_call_details, span)
         if span is None:
@@ -145,6 +129,53 @@ class ClientCallInterceptor(
         )
 
 
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, core: CallPropagation) -> None:
+        self._core = core
+
+    async def intercept_unary_unary(
+        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await self._core.unary(continuation, client_call_details, request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, core: CallPropagation) -> None:
+        self._core = core
+
+    async def intercept_unary_stream(
+        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await self._core.streaming(continuation, client_call_details, request)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, core: CallPropagation) -> None:
+        self._core = core
+
+    async def intercept_stream_unary(
+        self,
+        continuation: Continuation,
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        # Not `unary`: awaiting the response here would deadlock a caller that writes with call.write().
+        return await self._core.streaming(continuation, client_call_details, request_iterator)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, core: CallPropagation) -> None:
+        self._core = core
+
+    async def intercept_stream_stream(
+        self,
+        continuation: Continuation,
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await self._core.streaming(continuation, client_call_details, request_iterator)
+
+
 def _method_name(details: grpc.aio.ClientCallDetails) -> str:
     method = details.method
     return (method.decode() if isinstance(method, bytes) else str(method)).lstrip("/")
@@ -178,7 +209,7 @@ def create_channel(
     With `telemetry` each call also gets a CLIENT span that the server's span hangs under.
     """
     all_options = [*CHANNEL_OPTIONS, *options]
-    all_interceptors = [ClientCallInterceptor(telemetry), *interceptors]
+    all_interceptors = [*CallPropagation(telemetry).interceptors(), *interceptors]
     if credentials is not None:
         return grpc.aio.secure_channel(
             target, credentials, options=all_options, interceptors=all_interceptors

@@ -21,6 +21,8 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     # Accept client keepalive pings every 20 s (the channel default in grpc_client) without a GOAWAY.
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # Fail fast when the port is taken instead of silently sharing it with another process.
+    ("grpc.so_reuseport", 0),
 )
 
 _log = logging.getLogger(__name__)

@@ -1,4 +1,8 @@
-"""A grpc.aio server interceptor: one span and duration sample per RPC, tenant and request id in context."""
+"""A grpc.aio server interceptor: one span and duration sample per RPC, tenant and request id in context.
+
+It also turns a ProblemError that escapes a handler into the matching gRPC status with the ProblemDetails
+in trailing metadata (see problems.abort_with_problem), so servicers may simply raise it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from cityos_runtime import request_context
 from cityos_runtime.metadata import REQUEST_ID, TENANT
+from cityos_runtime.problems import ProblemError, abort_with_problem
 from cityos_runtime.telemetry import Telemetry
 
 # Probes and tooling would drown real traffic in spans: they pass through untraced.
@@ -174,11 +179,6 @@ def _status_code(context: grpc.aio.ServicerContext, error: BaseException | None)
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
-    if isinstance(code, int):
-        # Some grpc versions expose the raw integer code on the aio context.
-        for candidate in grpc.StatusCode:
-            if candidate.value[0] == code:
-                return candidate
     return grpc.StatusCode.UNKNOWN if error is not None else grpc.StatusCode.OK
 
 
@@ -193,8 +193,11 @@ def _unary(behavior: Behavior, begin: Begin, end: End) -> Behavior:
         call = begin(context)
         error: BaseException | None = None
         try:
-            result = behavior(request, context)
-            return await result if inspect.isawaitable(result) else result
+            try:
+                result = behavior(request, context)
+                return await result if inspect.isawaitable(result) else result
+            except ProblemError as problem:
+                await abort_with_problem(context, problem)
         except BaseException as exc:
             error = exc
             raise
@@ -212,8 +215,11 @@ def _streaming(behavior: Behavior, begin: Begin, end: End) -> Behavior:
             call = begin(context)
             error: BaseException | None = None
             try:
-                async for response in behavior(request, context):
-                    yield response
+                try:
+                    async for response in behavior(request, context):
+                        yield response
+                except ProblemError as problem:
+                    await abort_with_problem(context, problem)
             except BaseException as exc:
                 error = exc
                 raise

@@ -92,10 +92,10 @@ def unsafe_reason(address: IPAddress) -> str | None:
         return "link-local"
     if address.is_multicast:
         return "multicast"
-    if address.is_private:
-        return "private"
     if address.is_reserved:
         return "reserved"
+    if address.is_private:
+        return "private"
     if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
         return "site-local"
     if not address.is_global:
