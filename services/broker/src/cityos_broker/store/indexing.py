@@ -114,12 +114,15 @@ def index_entries(keys: TenantKeys, entity: Mapping[str, Any]) -> IndexEntries:
             counters[(keys.type_attrs(type_iri), attr_iri)] = 1
         if geometries:
             point = representative_point(geometries)
-            if point is not None:
+            if point is None:
+                # No usable point (e.g. beyond Redis GEO's latitude range): a candidate of every geo-query.
+                members.add(keys.geo_unplaced(attr_iri))
+            else:
                 points[keys.geo(attr_iri)] = point
-            # Only a lone Point is fully described by its GEO entry; anything else (lines, polygons,
-            # several instances, out-of-range latitudes) is a candidate of every geo-query on the attribute.
-            if point is None or not _is_single_point(geometries):
-                members.add(keys.geo_shapes(attr_iri))
+                # Only a lone Point is fully described by its GEO entry; a line, polygon or several
+                # instances may match a geo-query whose search area misses their representative point.
+                if not _is_single_point(geometries):
+                    members.add(keys.geo_shapes(attr_iri))
     return IndexEntries(frozenset(members), counters, points)
 
 

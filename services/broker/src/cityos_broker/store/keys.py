@@ -64,6 +64,9 @@ class TenantKeys:
     def geo_shapes(self, attr_iri: str) -> str:
         return f"{self.prefix}geoshapes:{attr_iri}"
 
+    def geo_unplaced(self, attr_iri: str) -> str:
+        return f"{self.prefix}geounplaced:{attr_iri}"
+
     def temp(self, token: str) -> str:
         return f"{self.prefix}tmp:{token}"
 

@@ -99,10 +99,15 @@ class _Candidates:
                 "FROMLONLAT", circle.lon, circle.lat, "BYRADIUS", circle.radius_m, "m",
             )  # fmt: skip
             pipe.pexpire(near, _TEMP_TTL_MS)
-            # Non-point geometries are not described by one GEO point: they stay candidates.
-            both = [near, keys.geo_shapes(plan.geo_property)]
+            # Geometries without a usable GEO point always stay candidates; lines and polygons too, unless
+            # the search area is known to hold the representative point of every match (within, equals).
+            sources = [near, keys.geo_unplaced(plan.geo_property)]
+            if not plan.geo_area_all_shapes:
+                sources.append(keys.geo_shapes(plan.geo_property))
             parts.append(self._temp())
-            pipe.execute_command("ZUNIONSTORE", parts[-1], 2, *both, "WEIGHTS", 0, 0)
+            pipe.execute_command(
+                "ZUNIONSTORE", parts[-1], len(sources), *sources, "WEIGHTS", *([0] * len(sources))
+            )
             pipe.pexpire(parts[-1], _TEMP_TTL_MS)
         if not parts:
             return keys.ids

@@ -1,0 +1,86 @@
+"""Start-up and shutdown: logging, telemetry, Redis, the context resolver and the gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cityos_runtime.grpc_server import GrpcServer
+from cityos_runtime.logs import configure_logging
+from cityos_runtime.telemetry import Telemetry, setup_telemetry
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from cityos_broker.broker import Broker
+from cityos_broker.config import BrokerSettings
+from cityos_broker.ngsild.contexts import ContextResolver
+from cityos_broker.servicer import SERVICE_NAME, BrokerServicer, register
+from cityos_broker.store import Store
+
+_log = logging.getLogger("cityos.broker")
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def connect_redis(url: str) -> Redis:
+    """The Redis client every store component shares (raw bytes: orjson decodes them directly)."""
+    return Redis.from_url(url, decode_responses=False, health_check_interval=30, socket_keepalive=True)
+
+
+@dataclass(slots=True)
+class BrokerServer:
+    """A built broker: its gRPC server and the clients it must close on shutdown."""
+
+    grpc: GrpcServer
+    redis: Redis
+    resolver: ContextResolver
+    store: Store
+
+    async def start(self) -> int:
+        """Check Redis, load the scripts, register the default tenant and serve; returns the bound port."""
+        try:
+            await self.redis.ping()
+            await self.store.entities.load_scripts()
+        except RedisError as error:
+            raise OSError(f"Redis is not reachable: {type(error).__name__}: {error}") from error
+        return await self.grpc.start()
+
+    async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop serving (health flips first), then close the HTTP and Redis clients."""
+        try:
+            await self.grpc.stop(grace)
+        finally:
+            await self.resolver.aclose()
+            await self.redis.aclose()
+
+
+def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer:
+    """Wire the store, resolver, use cases and servicer into a gRPC server (not started)."""
+    redis = connect_redis(settings.redis_url)
+    store = Store.over(redis, changes_maxlen=settings.changes_maxlen)
+    resolver = ContextResolver(
+        hosted=store.contexts,
+        fetch_timeout=settings.context_fetch_timeout,
+        max_bytes=settings.context_max_bytes,
+        allow_private=settings.allow_private_urls,
+    )
+    servicer = BrokerServicer(Broker(settings, store, resolver))
+    server = GrpcServer(settings.common.service_name, settings.grpc_host, settings.grpc_port, telemetry)
+    server.add(register(servicer), [SERVICE_NAME])
+    return BrokerServer(server, redis, resolver, store)
+
+
+async def serve(settings: BrokerSettings) -> None:
+    """Run the broker until SIGTERM / SIGINT, then drain in-flight calls and close every client."""
+    common = settings.common
+    configure_logging(common.service_name, common.log_level, common.log_format)
+    telemetry = setup_telemetry(common.service_name, common.otlp_endpoint, install_global=True)
+    broker = build_server(settings, telemetry)
+    try:
+        port = await broker.start()
+        # The devstack reads this line to learn the port when BROKER_GRPC_PORT=0.
+        _log.info("listening", extra={"event": "listening", "port": port})
+        await broker.grpc.serve_until_signal(SHUTDOWN_GRACE_SECONDS)
+    finally:
+        await broker.resolver.aclose()
+        await broker.redis.aclose()
+        telemetry.shutdown()
