@@ -32,7 +32,7 @@ json_values: Any = st.recursive(
     ),
     max_leaves=8,
 )
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _only_problem_errors(call: Any, *args: Any) -> Any:
@@ -111,3 +111,27 @@ def test_evaluation_never_raises_on_any_stored_value(query: str, kind: str, valu
     }
     entity = {"id": "urn:x:1", "type": [D + "T"], "attrs": {D + "a": [instance]}}
     assert compile_q(query, expand_term).matches(entity) in (True, False)
+
+
+_numbers = st.one_of(st.floats(-200, 200, allow_nan=False), st.integers(-200, 200), st.booleans())
+_positions = st.lists(_numbers, min_size=0, max_size=4)
+coordinates = st.one_of(
+    _positions,
+    st.lists(_positions, max_size=6),
+    st.lists(st.lists(_positions, max_size=6), max_size=3),
+    st.lists(st.lists(st.lists(_positions, max_size=6), max_size=2), max_size=2),
+)
+geometry_types = st.sampled_from(
+    ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"]
+)
+
+
+@FUZZ
+@given(geometry_types, coordinates, geometry_types, coordinates)
+def test_geometries_raise_only_problem_errors_and_never_fail_matching(
+    ref_type: str, ref_coords: Any, target_type: str, target_coords: Any
+) -> None:
+    for georel in ("intersects", "within", "near;maxDistance==1000", "near;minDistance==10", "overlaps"):
+        query = _only_problem_errors(parse_geo_query, georel, ref_type, ref_coords, "", expand_term)
+        if query is not None:
+            assert query.matches({"type": target_type, "coordinates": target_coords}) in (True, False)
