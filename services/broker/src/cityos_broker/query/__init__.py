@@ -2,6 +2,13 @@
 
 Pure code (no grpc, no redis). Every parser raises `cityos_runtime.problems.ProblemError` (400) on bad
 syntax; every evaluator works on the stored entity form described in docs/broker-design.md.
+
+- `qlang` (`compile_q`): the `q` language, built from `qparse` (grammar), `qterms` (AND / OR / terms),
+  `qpath` (attribute paths on stored entities) and `qvalues` (typed literals and comparisons);
+- `typeexpr`, `scopeq`: entity type selection and scope queries;
+- `geo` (`parse_geo_query`) with `geometry` (GeoJSON validation) and `geodesy` (distances in metres);
+- `filter` (`EntityFilter`, `IndexPlan`): all selectors of a query and the index narrowing they allow;
+- `csf`: context source filters (the `q` grammar, applied to registrations).
 """
 
 from cityos_broker.query.csf import parse_csf

@@ -2,7 +2,10 @@
 
 Accepted beyond the strict ABNF, because clients send them: whitespace around operators, values and
 parentheses; nested parentheses (clause 4.9 example 6 needs them); unquoted regular expressions up to
-the next unparenthesised `;` or `|`. Not supported: linked-entity paths `attr{...}` (clause 4.5.23).
+the next unparenthesised `;` or `|`; unquoted short names (`gender==Male`, for VocabProperty terms).
+Quote a regular expression containing `;` or `|` outside parentheses, and a URI containing `,` or `..`
+(otherwise read as a value list or a range). Not supported: linked-entity paths `attr{...}` (clause
+4.5.23, answered with OperationNotSupported) and the `expandValues` / `jsonKeys` parameters.
 """
 
 from __future__ import annotations
