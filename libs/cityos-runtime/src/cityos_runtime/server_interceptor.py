@@ -36,16 +36,18 @@ _SERVER_FAULTS = frozenset(
     }
 )
 _MAX_CACHED_METHODS = 1024
+# Ways a call ends that are not a handler bug: abort with a status, client cancel, abandoned stream.
+_QUIET_ERRORS = (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit)
 
 Behavior = Callable[..., Any]
 
 
 class _Call:
-    """What one RPC opened (span, context tokens, start time) and must close."""
+    """What one RPC opened (span, context tokens to restore or None, start time) and must close."""
 
     __slots__ = ("otel_token", "request_token", "span", "started", "tenant_token")
 
-    def __init__(self, span: trace.Span, otel_token: object, tenant_token: Any, request_token: Any) -> None:
+    def __init__(self, span: trace.Span, otel_token: Any, tenant_token: Any, request_token: Any) -> None:
         self.span = span
         self.otel_token = otel_token
         self.tenant_token = tenant_token
@@ -97,8 +99,8 @@ class ServerCallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             "response_serializer": handler.response_serializer,
         }
 
-        def begin(context: grpc.aio.ServicerContext) -> _Call:
-            return self._begin(span_name, span_attributes, context)
+        def begin(context: grpc.aio.ServicerContext, restore: bool) -> _Call:
+            return self._begin(span_name, span_attributes, context, restore)
 
         def end(call: _Call, context: grpc.aio.ServicerContext, error: BaseException | None) -> None:
             self._end(method, service, name, call, context, error)
@@ -118,7 +120,9 @@ class ServerCallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         span_name: str,
         attributes: dict[str, str],
         context: grpc.aio.ServicerContext,
+        restore: bool,
     ) -> _Call:
+        """Open the span and bind trace context, tenant and request id; `restore` keeps tokens to undo it."""
         carrier: dict[str, str] = {}
         tenant = request_id = ""
         for key, value in context.invocation_metadata() or ():
@@ -130,12 +134,12 @@ class ServerCallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 request_id = value
         parent = self._propagator.extract(carrier) if carrier else None
         span = self._tracer.start_span(span_name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        return _Call(
-            span,
-            otel_context.attach(trace.set_span_in_context(span, parent)),
-            request_context.set_tenant(tenant),
-            request_context.set_request_id(request_id),
-        )
+        otel_token = otel_context.attach(trace.set_span_in_context(span, parent))
+        tenant_token = request_context.set_tenant(tenant)
+        request_token = request_context.set_request_id(request_id)
+        if not restore:
+            return _Call(span, None, None, None)
+        return _Call(span, otel_token, tenant_token, request_token)
 
     def _end(
         self,
@@ -149,7 +153,7 @@ class ServerCallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         code = _status_code(context, error)
         span = call.span
         span.set_attribute("rpc.grpc.status_code", code.value[0])
-        if error is not None and not isinstance(error, grpc.aio.AbortError | asyncio.CancelledError):
+        if error is not None and not isinstance(error, _QUIET_ERRORS):
             span.record_exception(error)
         if code in _SERVER_FAULTS:
             span.set_status(Status(StatusCode.ERROR, f"{code.name}"))
@@ -167,14 +171,15 @@ class ServerCallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if code is not grpc.StatusCode.OK:
             self._errors.add(1, attributes)
         span.end()
-        otel_context.detach(call.otel_token)  # type: ignore[arg-type]
-        request_context.reset_request_id(call.request_token)
-        request_context.reset_tenant(call.tenant_token)
+        if call.otel_token is not None:
+            otel_context.detach(call.otel_token)
+            request_context.reset_request_id(call.request_token)
+            request_context.reset_tenant(call.tenant_token)
 
 
 def _status_code(context: grpc.aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
     """The status the call ends with: the one set on the context, or what grpc makes of the exception."""
-    if isinstance(error, asyncio.CancelledError):
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
         return grpc.StatusCode.CANCELLED
     code = context.code()
     if isinstance(code, grpc.StatusCode):
@@ -182,7 +187,7 @@ def _status_code(context: grpc.aio.ServicerContext, error: BaseException | None)
     return grpc.StatusCode.UNKNOWN if error is not None else grpc.StatusCode.OK
 
 
-Begin = Callable[[Any], _Call]
+Begin = Callable[[Any, bool], _Call]
 End = Callable[[_Call, Any, BaseException | None], None]
 
 
@@ -190,7 +195,7 @@ def _unary(behavior: Behavior, begin: Begin, end: End) -> Behavior:
     """Wrap a handler that returns one response (unary-unary or stream-unary)."""
 
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = begin(context)
+        call = begin(context, True)
         error: BaseException | None = None
         try:
             try:
@@ -212,7 +217,10 @@ def _streaming(behavior: Behavior, begin: Begin, end: End) -> Behavior:
     if inspect.isasyncgenfunction(behavior):
 
         async def generator(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            call = begin(context)
+            # grpc.aio runs each RPC in its own task, so values bound here end with it. They are not reset:
+            # a generator abandoned mid-stream (client cancel) is closed later from another context, where
+            # resetting would fail.
+            call = begin(context, False)
             error: BaseException | None = None
             try:
                 try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ class EchoService:
         for i in range(int(request)):
             yield f"{request_context.get_tenant()}:{i}".encode()
 
+    async def endless(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        # No await of its own: a client cancel lands in grpc's send, leaving this generator suspended.
+        while True:
+            yield b"tick"
+
     async def total(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
         return str(sum([int(r) async for r in requests])).encode()
 
@@ -70,6 +76,7 @@ class EchoService:
             "Invalid": grpc.unary_unary_rpc_method_handler(self.invalid),
             "Count": grpc.unary_stream_rpc_method_handler(self.count),
             "Total": grpc.stream_unary_rpc_method_handler(self.total),
+            "Endless": grpc.unary_stream_rpc_method_handler(self.endless),
         }
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
@@ -292,6 +299,19 @@ async def test_client_streaming_with_write_api_is_traced() -> None:
         client_span = next(s for s in run.client_spans.get_finished_spans() if s.name.endswith("/Total"))
         (server_span,) = run.server_spans.get_finished_spans()
         assert server_span.parent is not None and server_span.parent.span_id == client_span.context.span_id
+
+
+async def test_cancelled_stream_ends_its_span_cleanly(caplog: pytest.LogCaptureFixture) -> None:
+    async with running_server() as run:
+        call = run.channel.unary_stream(f"/{SERVICE}/Endless")(b"", timeout=5)
+        assert await call.read() == b"tick"
+        call.cancel()
+        await poll(lambda: len(run.server_spans.get_finished_spans()) == 1)
+        (span,) = run.server_spans.get_finished_spans()
+        assert span.attributes is not None
+        assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+        assert span.events == ()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def poll(check: Any, timeout: float = 5.0) -> None:
