@@ -169,3 +169,17 @@ def test_error_detail_quotes_input_safely_and_briefly(expand: Any) -> None:
     error.to_json()  # a lone surrogate in the input must not break the ProblemDetails encoding
     long_error = _error("a==1;" * 100 + "a==", expand)
     assert len(long_error.detail) < 400
+
+
+def test_terms_are_expanded_once_at_compile_time_not_per_entity() -> None:
+    calls: list[str] = []
+
+    def counting(term: str) -> str:
+        calls.append(term)
+        return D + term
+
+    expr = compile_q('speed>50;category==Park;sensor.quality=="good"', counting)
+    compiled = len(calls)
+    for _ in range(100):
+        expr.matches(entity(speed=60, category="Park"))
+    assert len(calls) == compiled
