@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
 # ContextVar objects are immutable handles; each asyncio task sees its own value.
@@ -37,3 +39,15 @@ def set_request_id(request_id: str) -> Token[str]:
 def reset_request_id(token: Token[str]) -> None:
     """Restore the request id that was current before the matching set_request_id."""
     _REQUEST_ID.reset(token)
+
+
+@contextmanager
+def request_scope(tenant: str, request_id: str = "") -> Iterator[None]:
+    """Bind tenant and request id for the duration of a `with` block, then restore the previous values."""
+    tenant_token = _TENANT.set(tenant)
+    request_token = _REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        _REQUEST_ID.reset(request_token)
+        _TENANT.reset(tenant_token)

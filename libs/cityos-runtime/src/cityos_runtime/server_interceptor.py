@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -156,7 +157,7 @@ class ServerCallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if error is not None and not isinstance(error, _QUIET_ERRORS):
             span.record_exception(error)
         if code in _SERVER_FAULTS:
-            span.set_status(Status(StatusCode.ERROR, f"{code.name}"))
+            span.set_status(Status(StatusCode.ERROR, code.name))
         attributes = self._attributes.get((method, code.value[0]))
         if attributes is None:
             attributes = {
@@ -224,8 +225,10 @@ def _streaming(behavior: Behavior, begin: Begin, end: End) -> Behavior:
             error: BaseException | None = None
             try:
                 try:
-                    async for response in behavior(request, context):
-                        yield response
+                    # aclosing: a cancelled stream runs the handler's cleanup now, not at garbage collection.
+                    async with aclosing(behavior(request, context)) as responses:
+                        async for response in responses:
+                            yield response
                 except ProblemError as problem:
                     await abort_with_problem(context, problem)
             except BaseException as exc:

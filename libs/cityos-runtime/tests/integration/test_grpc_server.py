@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ class EchoService:
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.slow_started = asyncio.Event()
+        self.stream_closed = asyncio.Event()
 
     async def whoami(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         ctx = trace.get_current_span().get_span_context()
@@ -61,8 +64,11 @@ class EchoService:
 
     async def endless(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         # No await of its own: a client cancel lands in grpc's send, leaving this generator suspended.
-        while True:
-            yield b"tick"
+        try:
+            while True:
+                yield b"tick"
+        finally:
+            self.stream_closed.set()
 
     async def total(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
         return str(sum([int(r) async for r in requests])).encode()
@@ -311,6 +317,7 @@ async def test_cancelled_stream_ends_its_span_cleanly(caplog: pytest.LogCaptureF
         assert span.attributes is not None
         assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
         assert span.events == ()
+        assert run.service.stream_closed.is_set()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
@@ -331,3 +338,26 @@ async def test_port_already_in_use_is_reported() -> None:
                 await other.start()
         finally:
             await other.stop(grace=0)
+
+
+async def test_serve_until_signal_stops_gracefully_on_sigterm() -> None:
+    telemetry = setup_telemetry("echo")
+    server = GrpcServer("echo", "127.0.0.1", 0, telemetry)
+    previous = signal.getsignal(signal.SIGTERM)
+    serving = asyncio.ensure_future(server.serve_until_signal(grace=1.0))
+    # Only signal once the loop's handler is installed, or SIGTERM would end the test process.
+    await poll(lambda: server.port is not None and signal.getsignal(signal.SIGTERM) is not previous)
+    channel = create_channel(f"127.0.0.1:{server.port}")
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(serving, 5)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await channel.close()
+        telemetry.shutdown()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

@@ -23,3 +23,13 @@ async def test_values_are_isolated_per_task_and_reset() -> None:
     assert results == [("a", "req-a"), ("b", "req-b")]
     assert request_context.get_tenant() == ""
     assert request_context.get_request_id() == ""
+
+
+def test_request_scope_binds_and_restores() -> None:
+    outer = request_context.set_tenant("outer")
+    try:
+        with request_context.request_scope("inner", "r-1"):
+            assert (request_context.get_tenant(), request_context.get_request_id()) == ("inner", "r-1")
+        assert (request_context.get_tenant(), request_context.get_request_id()) == ("outer", "")
+    finally:
+        request_context.reset_tenant(outer)
