@@ -19,13 +19,15 @@ _SENSITIVE = r"password|passwd|secret|token|authorization|api[_-]?key|access[_-]
 _SENSITIVE_KEY = re.compile(rf"(?:{_SENSITIVE})", re.IGNORECASE)
 # `key=value`, `key: value`, `"key": "value"` and `'key': 'value'` where the key names a secret;
 # a value may be quoted or an HTTP auth scheme followed by its credentials ("Bearer abc").
+# A key starts only at a word start (look-behind), must contain a sensitive name (look-ahead) and is then
+# taken whole without backtracking (possessive `++`): the scan stays linear on long log lines.
 _SECRET_PAIR = re.compile(
-    rf"""(?P<key>["']?[\w.-]*(?:{_SENSITIVE})[\w.-]*["']?)(?P<sep>\s*[=:]\s*)"""
+    rf"""(?<![\w.-])(?P<key>["']?(?=[\w.-]*?(?:{_SENSITIVE}))[\w.-]++["']?)(?P<sep>\s*[=:]\s*)"""
     r"""(?P<value>"[^"]*"|'[^']*'|(?:Bearer|Basic|Digest|Token)\s+[^\s,;&]+|[^\s,;&'"}\])]+)""",
     re.IGNORECASE,
 )
 # Credentials embedded in URLs: scheme://user:password@host.
-_URL_CREDENTIALS = re.compile(r"(?P<prefix>://[^/\s:@]+):[^/\s@]+@")
+_URL_CREDENTIALS = re.compile(r"(?P<prefix>://[^/\s:@]++):[^/\s@]++@")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -57,10 +59,7 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record so secrets never reach any handler's output."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_text(message)
-        if redacted is not message or record.args:
-            record.msg, record.args = redacted, None
+        record.msg, record.args = redact_text(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -116,7 +115,7 @@ class JsonFormatter(logging.Formatter):
             doc["exception"] = record.exc_text
         if record.stack_info:
             doc["stack"] = self.formatStack(record.stack_info)
-        return orjson.dumps(doc, default=str).decode()
+        return orjson.dumps(doc, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class TextFormatter(logging.Formatter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,3 +139,13 @@ def test_text_format_shows_ids(stream: io.StringIO) -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="log format"):
         configure_logging("broker", fmt="yaml")
+
+
+@pytest.mark.parametrize(
+    "text", ["token" * 40_000, "a" * 200_000, "x://" + "a:" * 100_000, "password=" * 20_000]
+)
+def test_redaction_stays_linear_on_long_hostile_lines(text: str) -> None:
+    # A backtracking pattern takes minutes on these; a linear one takes milliseconds. The bound is loose.
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 2.0
