@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ from cityos_broker.store.scripts import WRITE_ENTITY, LuaScript
 Entity = dict[str, Any]
 # Given the current stored form (None when absent), the new form (None deletes); raise ProblemError to refuse.
 Mutation = Callable[[Entity | None], Entity | None]
-MAX_ROUNDS = 16
+MAX_ROUNDS = 64
+# Conflicting writers back off a random, growing pause so a hot entity converges instead of livelocking.
+_BACKOFF_S = 0.0005
 _FIRST_INDEX_SLOT = 4  # KEYS 1-3 of the write script are the entity, the change stream and the sequence
 
 
@@ -141,10 +145,15 @@ class EntityStore:
         keys = TenantKeys(tenant)
         outcomes: list[Applied | ProblemError | None] = [None] * len(items)
         pending = list(range(len(items)))
-        for _ in range(MAX_ROUNDS):
+        for round_number in range(MAX_ROUNDS):
             if not pending:
                 break
-            current = await self.get_many(tenant, [items[i][0] for i in pending])
+            if round_number:
+                await asyncio.sleep(random.uniform(0, _BACKOFF_S * min(round_number, 20)))
+            if len(pending) == 1:  # the common single-entity write: a plain HMGET, no pipeline object
+                current = [await self.get(tenant, items[pending[0]][0])]
+            else:
+                current = await self.get_many(tenant, [items[i][0] for i in pending])
             now = utc_now()
             planned: list[tuple[int, Entity | None, Entity | None]] = []
             calls: list[tuple[list[str], list[Any]]] = []
