@@ -18,6 +18,20 @@ CHART = REPO / "charts" / "cityos"
 SCENARIOS = sorted(p.stem for p in (CHART / "ci").glob("*.yaml"))
 RELEASE = "demo"
 NAMESPACE = "cityos"
+NEGATIVE_CONTROL = "negative-control"
+_PRIVILEGED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: privileged
+  namespace: cityos
+spec:
+  containers:
+    - name: app
+      image: busybox:1.36
+      securityContext:
+        privileged: true
+"""
 # Oldest supported (Chart.yaml kubeVersion) and two recent releases, all offline in kubernetes-validate.
 KUBERNETES_VERSIONS = ["1.29.0", "1.31.0", "1.33.0"]
 
@@ -125,7 +139,17 @@ def manifests_dir(rendered: dict[str, Rendered], tmp_path_factory: pytest.TempPa
         for path, text in result.files.items():
             if path.endswith(".yaml") and text.strip():
                 (folder / Path(path).name).write_text(text)
+    # A deliberately bad pod: proves checkov reads these folders and fails what it should.
+    control = root / NEGATIVE_CONTROL
+    control.mkdir()
+    (control / "privileged.yaml").write_text(_PRIVILEGED_POD)
     return root
+
+
+@pytest.fixture(scope="session")
+def negative_control() -> str:
+    """Folder name of the deliberately bad manifest among the scanned ones."""
+    return NEGATIVE_CONTROL
 
 
 @pytest.fixture(scope="session")
