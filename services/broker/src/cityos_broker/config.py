@@ -61,5 +61,5 @@ class BrokerSettings:
             context_max_bytes=env_int("BROKER_CONTEXT_MAX_BYTES", 1_048_576, min_value=1024, environ=environ),
             default_limit=default_limit,
             max_limit=max_limit,
-            changes_maxlen=env_int("BROKER_CHANGES_MAXLEN", 1_000_000, min_value=1000, environ=environ),
+            changes_maxlen=env_int("BROKER_CHANGES_MAXLEN", 100_000, min_value=1000, environ=environ),
         )

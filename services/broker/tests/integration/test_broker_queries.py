@@ -103,6 +103,22 @@ async def test_indexes_narrow_the_candidates_before_the_filter(redis: Redis, uni
     page, total = await store.entities.query(unique_tenant, by_attr, limit=100, count=True)
     assert [e["id"] for e in page] == [f"urn:x:{n:03d}" for n in range(0, 40, 8)]
     assert by_attr.tested == 5  # q's required attribute narrowed the type union
+    ranged = CountingFilter(
+        EntityFilter.build(type_expression="B", q="rare>10;rare<=24", expand=terms.expand)
+    )
+    page, total = await store.entities.query(unique_tenant, ranged, limit=100, count=True)
+    assert [e["id"] for e in page] == ["urn:x:016", "urn:x:024"]
+    assert ranged.tested == 2  # the numeric index kept only values within [10, 24]
+    await store.entities.apply(
+        unique_tenant,
+        "urn:x:008",
+        lambda e: {**(e or {}), "attrs": {terms.expand("rare"): [{"type": "Property", "value": "text"}]}},
+    )
+    ranged = CountingFilter(
+        EntityFilter.build(type_expression="B", q="rare>10;rare<=24", expand=terms.expand)
+    )
+    page, total = await store.entities.query(unique_tenant, ranged, limit=100, count=True)
+    assert total == 2 and ranged.tested == 3  # a non-number stays a candidate; `matches` decides
     listed = CountingFilter(EntityFilter.build(ids=["urn:x:001", "urn:x:404"], expand=terms.expand))
     page, total = await store.entities.query(unique_tenant, listed, limit=10, count=True)
     assert [e["id"] for e in page] == ["urn:x:001"] and total == 1

@@ -23,7 +23,7 @@ class Store:
     tenants: TenantRegistry
 
     @classmethod
-    def over(cls, redis: Redis, *, changes_maxlen: int = 1_000_000) -> Store:
+    def over(cls, redis: Redis, *, changes_maxlen: int = 100_000) -> Store:
         """Build the components sharing `redis`."""
         return cls(
             EntityStore(redis, changes_maxlen=changes_maxlen),

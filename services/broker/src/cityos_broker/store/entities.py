@@ -72,7 +72,7 @@ def _op_name(before: Entity | None, after: Entity | None) -> str:
 class EntityStore:
     """Entities of every tenant in Redis, each written atomically with its indexes and change event."""
 
-    def __init__(self, redis: Redis, *, changes_maxlen: int = 1_000_000) -> None:
+    def __init__(self, redis: Redis, *, changes_maxlen: int = 100_000) -> None:
         self._redis = redis
         self._maxlen = str(changes_maxlen)
         self._write = LuaScript(WRITE_ENTITY)

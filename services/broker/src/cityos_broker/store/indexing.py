@@ -6,6 +6,7 @@ keeps the Lua small and lets unit tests cover the rules without Redis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ class IndexEntries:
     members: frozenset[str] = frozenset()  # zset keys that hold the entity id
     counters: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (hash key, field) -> count
     points: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # geo key -> (lon, lat)
+    numbers: Mapping[str, float] = field(default_factory=dict)  # numeric index key -> value (score)
 
 
 @dataclass(slots=True)
@@ -83,6 +85,20 @@ def representative_point(geometries: list[Mapping[str, Any]]) -> tuple[float, fl
     return lon, lat
 
 
+def _sole_number(instances: list[Mapping[str, Any]]) -> float | None:
+    """The value of an attribute that is exactly one Property instance holding a finite number."""
+    if len(instances) != 1 or instances[0].get("type", "Property") != "Property":
+        return None
+    value = instances[0].get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _is_single_point(geometries: list[Mapping[str, Any]]) -> bool:
     return len(geometries) == 1 and geometries[0].get("type") == "Point"
 
@@ -94,6 +110,7 @@ def index_entries(keys: TenantKeys, entity: Mapping[str, Any]) -> IndexEntries:
     members = {keys.ids}
     counters: dict[tuple[str, str], int] = {}
     points: dict[str, tuple[float, float]] = {}
+    numbers: dict[str, float] = {}
     for type_iri in types:
         members.add(keys.type_index(type_iri))
         counters[(keys.types, type_iri)] = 1
@@ -112,6 +129,12 @@ def index_entries(keys: TenantKeys, entity: Mapping[str, Any]) -> IndexEntries:
                 geometries.append(value)
         for type_iri in types:
             counters[(keys.type_attrs(type_iri), attr_iri)] = 1
+        number = _sole_number(instances)
+        if number is None:
+            # Not one plain number: `q` range pre-filters must keep the entity as a candidate.
+            members.add(keys.numbers_other(attr_iri))
+        else:
+            numbers[keys.numbers(attr_iri)] = number
         if geometries:
             point = representative_point(geometries)
             if point is None:
@@ -123,7 +146,7 @@ def index_entries(keys: TenantKeys, entity: Mapping[str, Any]) -> IndexEntries:
                 # instances may match a geo-query whose search area misses their representative point.
                 if not _is_single_point(geometries):
                     members.add(keys.geo_shapes(attr_iri))
-    return IndexEntries(frozenset(members), counters, points)
+    return IndexEntries(frozenset(members), counters, points, numbers)
 
 
 def index_diff(old: IndexEntries | None, new: IndexEntries | None, *, first_slot: int) -> IndexDiff:
@@ -144,5 +167,10 @@ def index_diff(old: IndexEntries | None, new: IndexEntries | None, *, first_slot
         if old.points.get(key) != point:
             args += ("G", diff.key_ref(key, first_slot), repr(point[0]), repr(point[1]))
     for key in sorted(old.points.keys() - new.points.keys()):
+        args += ("Z-", diff.key_ref(key, first_slot))
+    for key, number in sorted(new.numbers.items()):
+        if old.numbers.get(key) != number:
+            args += ("N", diff.key_ref(key, first_slot), repr(number))
+    for key in sorted(old.numbers.keys() - new.numbers.keys()):
         args += ("Z-", diff.key_ref(key, first_slot))
     return diff

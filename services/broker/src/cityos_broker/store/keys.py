@@ -67,6 +67,12 @@ class TenantKeys:
     def geo_unplaced(self, attr_iri: str) -> str:
         return f"{self.prefix}geounplaced:{attr_iri}"
 
+    def numbers(self, attr_iri: str) -> str:
+        return f"{self.prefix}num:{attr_iri}"
+
+    def numbers_other(self, attr_iri: str) -> str:
+        return f"{self.prefix}numother:{attr_iri}"
+
     def temp(self, token: str) -> str:
         return f"{self.prefix}tmp:{token}"
 

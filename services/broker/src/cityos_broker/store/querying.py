@@ -91,6 +91,16 @@ class _Candidates:
             parts.append(
                 self._store(pipe, "ZUNIONSTORE", [keys.attr_index(a) for a in sorted(plan.any_attrs)])
             )
+        for attr_iri, (low, high) in sorted(plan.numeric_ranges.items()):
+            in_range = self._temp()
+            pipe.execute_command(
+                "ZRANGESTORE", in_range, keys.numbers(attr_iri),
+                "-inf" if low is None else repr(float(low)), "+inf" if high is None else repr(float(high)),
+                "BYSCORE",
+            )  # fmt: skip
+            pipe.pexpire(in_range, _TEMP_TTL_MS)
+            # Entities whose attribute is not one plain number are left for `matches` to decide.
+            parts.append(self._store(pipe, "ZUNIONSTORE", [in_range, keys.numbers_other(attr_iri)]))
         if plan.geo_property and plan.geo_area is not None:
             circle = covering_circle(plan.geo_area)
             near = self._temp()

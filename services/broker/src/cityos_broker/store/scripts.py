@@ -12,7 +12,7 @@ from redis.exceptions import NoScriptError
 # KEYS: 1 entity hash, 2 change stream, 3 tenant sequence, 4.. index keys named by the ops.
 # ARGV: 1 expected version ("0": must not exist), 2 new stored form ("" deletes), 3 op, 4 entity id,
 #       5 types (JSON, for the event), 6 stream MAXLEN (approximate), 7 timestamp, 8.. index ops:
-#       "Z+" k | "Z-" k | "H" k field delta | "G" k lon lat   (k: position in KEYS).
+#       "Z+" k | "Z-" k | "H" k field delta | "N" k score | "G" k lon lat   (k: position in KEYS).
 # Returns {1, new version} or {0, current version} when the expected version did not match.
 # Versions come from a per-tenant sequence, so a deleted and re-created entity never reuses one.
 WRITE_ENTITY = """
@@ -36,6 +36,9 @@ while i <= n do
     local f = ARGV[i + 2]
     if redis.call('HINCRBY', key, f, ARGV[i + 3]) <= 0 then redis.call('HDEL', key, f) end
     i = i + 4
+  elseif op == 'N' then
+    redis.call('ZADD', key, ARGV[i + 2], id)
+    i = i + 3
   elseif op == 'G' then
     redis.call('GEOADD', key, ARGV[i + 2], ARGV[i + 3], id)
     i = i + 4

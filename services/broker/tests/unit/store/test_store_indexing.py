@@ -44,7 +44,10 @@ def test_entries_cover_types_attributes_counters_and_points() -> None:
         KEYS.type_index(U),
         KEYS.attr_index(A),
         KEYS.attr_index(LOC),
+        KEYS.numbers_other(A),  # two instances: no single number to index
+        KEYS.numbers_other(LOC),
     }
+    assert entries.numbers == {}
     assert entries.counters[(KEYS.types, T)] == 1
     assert entries.counters[(KEYS.attrs, A)] == 2  # instance count
     assert entries.counters[(KEYS.attr_kinds(A), "Property")] == 2
@@ -78,13 +81,14 @@ def test_diff_of_a_new_entity_adds_everything_and_of_a_deletion_removes_everythi
     refs = [int(ops[i + 1]) for i, op in enumerate(ops) if op in ("Z+", "Z-", "H", "G")]
     assert all(4 <= ref < 4 + len(created.keys) for ref in refs)
     deleted = index_diff(entries, None, first_slot=4)
-    assert deleted.args.count("Z-") == len(entries.members) + 1  # members plus the GEO point
+    # Members plus the GEO point and the numeric entry.
+    assert deleted.args.count("Z-") == len(entries.members) + 2
     assert all(deleted.args[i + 3].startswith("-") for i, op in enumerate(deleted.args) if op == "H")
 
 
 def test_diff_of_an_unchanged_index_is_empty_and_of_a_change_is_minimal() -> None:
     before = index_entries(KEYS, _entity([T], {A: [{"type": "Property", "value": 1}]}))
-    same = index_entries(KEYS, _entity([T], {A: [{"type": "Property", "value": 99}]}))
+    same = index_entries(KEYS, _entity([T], {A: [{"type": "Property", "value": 1, "observedAt": "x"}]}))
     assert index_diff(before, same, first_slot=4).args == []
     retyped = index_entries(KEYS, _entity([U], {A: [{"type": "Property", "value": 1}]}))
     diff = index_diff(before, retyped, first_slot=4)
@@ -129,3 +133,36 @@ def test_covering_circle_contains_every_corner_of_a_box() -> None:
     assert 9_000 < circle.radius_m < 11_000
     given = GeoCircle(1.0, 2.0, 300.0)
     assert covering_circle(given) is given
+
+
+@pytest.mark.parametrize(
+    ("instances", "number"),
+    [
+        ([{"type": "Property", "value": 3}], 3.0),
+        ([{"type": "Property", "value": -2.5}], -2.5),
+        ([{"type": "Property", "value": True}], None),
+        ([{"type": "Property", "value": "3"}], None),
+        ([{"type": "Property", "value": 10**400}], None),
+        ([{"type": "Relationship", "object": "urn:x:1"}], None),
+        ([{"type": "Property", "value": 1}, {"type": "Property", "value": 2, "datasetId": "urn:d"}], None),
+    ],
+)
+def test_numeric_index_holds_only_single_plain_numbers(
+    instances: list[dict[str, object]], number: float | None
+) -> None:
+    entries = index_entries(KEYS, _entity([T], {A: instances}))
+    if number is None:
+        assert entries.numbers == {} and KEYS.numbers_other(A) in entries.members
+    else:
+        assert entries.numbers == {KEYS.numbers(A): number}
+        assert KEYS.numbers_other(A) not in entries.members
+
+
+def test_a_changed_number_is_re_scored_and_a_string_moves_it_out_of_the_numeric_index() -> None:
+    one = index_entries(KEYS, _entity([T], {A: [{"type": "Property", "value": 1}]}))
+    two = index_entries(KEYS, _entity([T], {A: [{"type": "Property", "value": 2}]}))
+    assert index_diff(one, two, first_slot=4).args == ["N", "4", "2.0"]
+    text = index_entries(KEYS, _entity([T], {A: [{"type": "Property", "value": "high"}]}))
+    diff = index_diff(one, text, first_slot=4)
+    assert diff.keys == [KEYS.numbers_other(A), KEYS.numbers(A)]
+    assert diff.args == ["Z+", "4", "Z-", "5"]
