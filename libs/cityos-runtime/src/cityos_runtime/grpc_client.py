@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -27,6 +28,8 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.http2.max_pings_without_data", 0),
 )
 _TRACE_KEYS = ("traceparent", "tracestate")
+# Stateless: W3C trace-context encoding for callers without a Telemetry.
+_W3C = TraceContextTextMapPropagator()
 
 Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
@@ -36,7 +39,7 @@ class CallPropagation:
 
     def __init__(self, telemetry: Telemetry | None = None) -> None:
         self._tracer = telemetry.tracer if telemetry is not None else None
-        self._propagator = telemetry.propagator if telemetry is not None else TraceContextTextMapPropagator()
+        self._propagator: TextMapPropagator = telemetry.propagator if telemetry is not None else _W3C
         # Streaming spans end from a done-callback task; holding the tasks keeps them from being collected.
         self._finishing: set[asyncio.Task[None]] = set()
 
@@ -111,19 +114,12 @@ class CallPropagation:
         """A copy of `details` whose metadata also carries trace context, tenant and request id."""
         existing = details.metadata
         metadata = grpc.aio.Metadata(*existing) if existing else grpc.aio.Metadata()
-        if "traceparent" not in metadata:
-            carrier: dict[str, str] = {}
-            ctx = trace.set_span_in_context(span) if span is not None else otel_context.get_current()
-            self._propagator.inject(carrier, context=ctx)
-            for key in _TRACE_KEYS:
-                if key in carrier:
-                    metadata.add(key, carrier[key])
-        tenant = request_context.get_tenant()
-        if tenant and TENANT not in metadata:
-            metadata.add(TENANT, tenant)
-        request_id = request_context.get_request_id()
-        if request_id and REQUEST_ID not in metadata:
-            metadata.add(REQUEST_ID, request_id)
+        ctx = trace.set_span_in_context(span) if span is not None else None
+        # A caller's own traceparent wins, and then our tracestate must not be mixed into it.
+        has_trace = "traceparent" in metadata
+        for key, value in outgoing_metadata(self._propagator, ctx):
+            if key not in metadata and not (has_trace and key in _TRACE_KEYS):
+                metadata.add(key, value)
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
@@ -176,6 +172,26 @@ class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[mis
         return await self._core.streaming(continuation, client_call_details, request_iterator)
 
 
+def outgoing_metadata(
+    propagator: TextMapPropagator | None = None, context: otel_context.Context | None = None
+) -> tuple[tuple[str, str], ...]:
+    """traceparent/tracestate of the current span, tenant and request id, as gRPC call metadata.
+
+    For hot paths that use a channel made with `create_channel(..., propagate=False)`: passing
+    `metadata=outgoing_metadata()` carries the same context without the cost of client interceptors.
+    """
+    carrier: dict[str, str] = {}
+    (propagator or _W3C).inject(carrier, context=context)
+    items = [(key, carrier[key]) for key in _TRACE_KEYS if key in carrier]
+    tenant = request_context.get_tenant()
+    if tenant:
+        items.append((TENANT, tenant))
+    request_id = request_context.get_request_id()
+    if request_id:
+        items.append((REQUEST_ID, request_id))
+    return tuple(items)
+
+
 def _method_name(details: grpc.aio.ClientCallDetails) -> str:
     method = details.method
     return (method.decode() if isinstance(method, bytes) else str(method)).lstrip("/")
@@ -203,13 +219,17 @@ def create_channel(
     credentials: grpc.ChannelCredentials | None = None,
     options: Sequence[tuple[str, int | str]] = (),
     interceptors: Sequence[Any] = (),
+    propagate: bool = True,
 ) -> grpc.aio.Channel:
     """An aio channel to `target` ("host:port") with keepalive, 16 MiB messages and context propagation.
 
-    With `telemetry` each call also gets a CLIENT span that the server's span hangs under.
+    With `telemetry` each call also gets a CLIENT span that the server's span hangs under. grpc.aio client
+    interceptors cost an extra task per call (~15-20% of a trivial unary call): a hot path may pass
+    `propagate=False` and send `metadata=outgoing_metadata()` on each call instead.
     """
     all_options = [*CHANNEL_OPTIONS, *options]
-    all_interceptors = [*CallPropagation(telemetry).interceptors(), *interceptors]
+    propagation = CallPropagation(telemetry).interceptors() if propagate else []
+    all_interceptors = [*propagation, *interceptors]
     if credentials is not None:
         return grpc.aio.secure_channel(
             target, credentials, options=all_options, interceptors=all_interceptors

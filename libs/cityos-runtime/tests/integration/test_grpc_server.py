@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from cityos_runtime import request_context
-from cityos_runtime.grpc_client import create_channel
+from cityos_runtime.grpc_client import create_channel, outgoing_metadata
 from cityos_runtime.grpc_server import GrpcServer
 from cityos_runtime.problems import ProblemError, problem_from_rpc_error
 from cityos_runtime.telemetry import Telemetry, setup_telemetry
@@ -209,6 +209,26 @@ async def test_trace_tenant_and_request_id_propagate_to_the_server() -> None:
             "rpc.method": "Whoami",
             "rpc.grpc.status_code": 0,
         }
+
+
+async def test_explicit_metadata_on_an_uninstrumented_channel_propagates() -> None:
+    async with running_server() as run:
+        channel = create_channel(f"127.0.0.1:{run.server.port}", propagate=False)
+        try:
+            with (
+                request_context.request_scope("hakodate", "req-fast"),
+                run.client_telemetry.tracer.start_as_current_span("hot path") as root,
+            ):
+                reply = await channel.unary_unary(f"/{SERVICE}/Whoami")(
+                    b"", metadata=outgoing_metadata(), timeout=5
+                )
+        finally:
+            await channel.close()
+        assert reply.decode() == f"hakodate|req-fast|{root.get_span_context().trace_id:032x}"
+        (server_span,) = run.server_spans.get_finished_spans()
+        assert (
+            server_span.parent is not None and server_span.parent.span_id == root.get_span_context().span_id
+        )
 
 
 async def test_caller_metadata_wins_over_context() -> None:
