@@ -45,7 +45,8 @@ def test_a_target_for_every_service(repo: Path, dockerfile: str) -> None:
         assert f"COPY --from=build-{name} " in stages[name]
         assert f'ENTRYPOINT ["python", "-m", "cityos_{name}"]' in stages[name]
     targets = {s for s in stages if s not in {"uv", "builder", "runtime"} and not s.startswith("build-")}
-    assert targets == set(services)
+    # A target may precede its service's code (the chart keeps such a service disabled), never the reverse.
+    assert set(services) <= targets <= {"gateway", "broker", "identity", "assets", "catalog", "connectors"}
 
 
 def test_chart_services_with_images_have_targets(dockerfile: str, chart: object) -> None:

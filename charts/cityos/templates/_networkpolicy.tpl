@@ -26,14 +26,14 @@
 {{- $ports = append $ports 6379 | uniq }}
 {{- end }}
 {{- end }}
-- {{- with $v.redis.networkPolicyPeers }}
-  to:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  ports:
+- ports:
     {{- range $ports }}
     - {port: {{ . | int }}, protocol: TCP}
     {{- end }}
+  {{- with $v.redis.networkPolicyPeers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 {{- /* S3 */}}
 {{- if $v.bundled.s3.enabled }}
@@ -49,25 +49,25 @@
 {{- $parts := splitList ":" $v.s3.endpoint }}
 {{- $ports = list (ternary (last $parts | int) (ternary 443 80 $v.s3.secure) (gt (len $parts) 1)) }}
 {{- end }}
-- {{- with $v.s3.networkPolicyPeers }}
-  to:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  ports:
+- ports:
     {{- range $ports }}
     - {port: {{ . | int }}, protocol: TCP}
     {{- end }}
-{{- end }}
-{{- /* OTel collector */}}
-{{- if $v.otelCollectorEndpoint }}
-- {{- with $v.networkPolicy.otelCollectorPeers }}
+  {{- with $v.s3.networkPolicyPeers }}
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  ports:
+{{- end }}
+{{- /* OTel collector */}}
+{{- if $v.otelCollectorEndpoint }}
+- ports:
     {{- range $v.networkPolicy.otelCollectorPorts }}
     - {port: {{ . | int }}, protocol: TCP}
     {{- end }}
+  {{- with $v.networkPolicy.otelCollectorPeers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 {{- end -}}
 
