@@ -39,9 +39,3 @@ def test_propagator_round_trips_w3c_trace_context() -> None:
     assert carrier["traceparent"].startswith(f"00-{trace_id}-")
     extracted = trace.get_current_span(telemetry.propagator.extract(carrier)).get_span_context()
     assert extracted.trace_id == span.get_span_context().trace_id
-
-
-def test_otlp_exporters_are_built_without_warnings() -> None:
-    # Nothing listens there; building and shutting down must still be quiet (warnings fail the test).
-    telemetry = setup_telemetry("broker", "http://127.0.0.1:9")
-    telemetry.shutdown()
