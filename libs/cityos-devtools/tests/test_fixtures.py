@@ -5,9 +5,8 @@ import re
 
 import pytest
 import redis.asyncio as aioredis
-from minio import Minio
-
 from cityos_devtools.settings import S3Settings
+from minio import Minio
 
 pytestmark = pytest.mark.integration
 

@@ -37,17 +37,19 @@ class _ChildServer:
 
     name = "server"
 
-    def __init__(self, data_dir: Path | str, port: int = 0, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        port: int = 0,
+        startup_timeout: float = 30.0,
+        log_path: Path | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.requested_port = port
         self.port = port
         self.startup_timeout = startup_timeout
+        self.log_path = log_path or self.data_dir / f"{self.name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def log_path(self) -> Path:
-        """The file the server's output goes to."""
-        return self.data_dir / f"{self.name}.log"
 
     @property
     def running(self) -> bool:
@@ -186,8 +188,9 @@ class EmbeddedS3(_ChildServer):
         secret_key: str | None = None,
         bucket: str = "cityos",
         startup_timeout: float = 60.0,
+        log_path: Path | None = None,
     ) -> None:
-        super().__init__(data_dir, port, startup_timeout)
+        super().__init__(data_dir, port, startup_timeout, log_path)
         self.bucket = bucket
         self._access_key, self._secret_key = self._credentials(access_key, secret_key)
 
@@ -269,9 +272,7 @@ class EmbeddedS3(_ChildServer):
         return True
 
     def _after_start(self) -> None:
-        client = self._minio()
-        if not client.bucket_exists(self.bucket):
-            client.make_bucket(self.bucket)
+        ensure_bucket(self.settings)
 
     def _death_signal(self) -> signal.Signals:
         # weed can take minutes to finish a SIGTERM; an orphan must go at once.
@@ -280,6 +281,22 @@ class EmbeddedS3(_ChildServer):
     def _graceful_stop(self, proc: subprocess.Popen[bytes]) -> None:
         # Every acknowledged S3 write is already on disk, so a short grace period is enough.
         stop_process(proc, timeout=3.0)
+
+
+def ensure_bucket(settings: S3Settings) -> None:
+    """Create the settings' bucket unless it exists (ValueError when the store refuses)."""
+    client = Minio(
+        settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.secure,
+        region=settings.region,
+    )
+    try:
+        if not client.bucket_exists(settings.bucket):
+            client.make_bucket(settings.bucket)
+    except (MinioException, OSError) as exc:
+        raise ValueError(f"cannot create bucket {settings.bucket!r} at {settings.endpoint}: {exc}") from exc
 
 
 def _weed_binary() -> str:

@@ -1,0 +1,79 @@
+"""The table of City OS services the local stack runs, in start-up order, and each one's environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cityos_devtools.processes import LOOPBACK
+from cityos_devtools.settings import S3Settings
+
+
+@dataclass
+class StackEnv:
+    """What services need to find each other: stores, and each started service's listening address."""
+
+    redis_url: str
+    s3: S3Settings
+    gateway_port: int
+    # service name -> "host:port" (gRPC) or "http://host:port", read from its {"event":"listening"} log line
+    addresses: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: its `python -m` module and the environment it gets on top of the common one."""
+
+    name: str
+    module: str
+    env: Callable[[StackEnv], Mapping[str, str]]
+
+
+def common_env(stack: StackEnv) -> dict[str, str]:
+    """Variables every service gets in the local profile."""
+    return {
+        "LOG_LEVEL": "INFO",
+        # JSON so the runner can read each service's listening line; the files stay greppable.
+        "LOG_FORMAT": "json",
+        "REDIS_URL": stack.redis_url,
+        **stack.s3.as_env(),
+    }
+
+
+def _broker_env(stack: StackEnv) -> dict[str, str]:
+    return {
+        "BROKER_GRPC_HOST": LOOPBACK,
+        "BROKER_GRPC_PORT": "0",
+        "BROKER_ALLOW_PRIVATE_URLS": "true",
+        "BROKER_AUTO_CREATE_TENANTS": "true",
+    }
+
+
+def _gateway_env(stack: StackEnv) -> dict[str, str]:
+    return {
+        "GATEWAY_HOST": LOOPBACK,
+        "GATEWAY_PORT": str(stack.gateway_port),
+        "BROKER_ADDRESS": stack.addresses["broker"],
+        "GATEWAY_AUTH_MODE": "open",
+    }
+
+
+# Start-up order: a service may read the address of any service above it. identity, assets, catalog and
+# connectors slot in here (before the gateway, which fronts them) as they are built.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("broker", "cityos_broker", _broker_env),
+    ServiceSpec("gateway", "cityos_gateway", _gateway_env),
+)
+
+
+def listening_address(event: Mapping[str, object]) -> str | None:
+    """The address in a {"event": "listening", "url" | "port": ...} log record; None for other records."""
+    if event.get("event") != "listening":
+        return None
+    url = event.get("url")
+    if isinstance(url, str) and url:
+        return url
+    port = event.get("port")
+    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+        return f"{LOOPBACK}:{port}"
+    return None
