@@ -64,6 +64,8 @@ class RedactingFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         for key, value in list(vars(record).items()):
             if key not in _RECORD_ATTRS:
                 setattr(record, key, redact_value(key, value))
