@@ -54,7 +54,9 @@ def test_existing_secrets_and_redis_cluster(rendered: dict[str, Any]) -> None:
     assert env["REDIS_CLUSTER_NODES"].split(",")[0] == "redis-0.redis.example.internal:6380"
     assert env["REDIS_URL"] == "rediss://cityos:$(REDIS_PASSWORD)@redis-0.redis.example.internal:6380"
     assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "cityos-redis", "key": "password"}}
-    assert env["S3_SECRET_KEY"] == {"secretKeyRef": {"name": "cityos-s3", "key": "secret-key"}}
+    assert "S3_SECRET_KEY" not in env, "the gateway has no s3Access"
+    broker = _env(result, "broker")
+    assert broker["S3_SECRET_KEY"] == {"secretKeyRef": {"name": "cityos-s3", "key": "secret-key"}}
     assert (env["S3_SECURE"], env["S3_REGION"], env["S3_BUCKET"]) == ("true", "ap-northeast-1", "pref-cityos")
     assert not result.of_kind("Secret"), "existing Secrets must not be shadowed by chart Secrets"
     container = result.get("Deployment", "demo-cityos-gateway")["spec"]["template"]["spec"]["containers"][0]

@@ -98,7 +98,9 @@ def test_store_egress_follows_the_redis_and_s3_settings(rendered: dict[str, Any]
     external = _policies(rendered["external-redis-cluster-s3"])["gateway"]["egress"]
     redis = [rule for rule in external if rule.get("ports") == [{"port": 6380, "protocol": "TCP"}]]
     assert redis and redis[0]["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
-    assert [{"port": 443, "protocol": "TCP"}] in [rule.get("ports") for rule in external]
+    assert [{"port": 443, "protocol": "TCP"}] not in [rule.get("ports") for rule in external], "no s3Access"
+    broker = _policies(rendered["external-redis-cluster-s3"])["broker"]["egress"]
+    assert [{"port": 443, "protocol": "TCP"}] in [rule.get("ports") for rule in broker]
     sentinel = _policies(rendered["ingress-tls"])["broker"]["egress"]
     assert [{"port": 26379, "protocol": "TCP"}, {"port": 6379, "protocol": "TCP"}] in [
         rule.get("ports") for rule in sentinel
@@ -113,12 +115,12 @@ def test_store_egress_follows_the_redis_and_s3_settings(rendered: dict[str, Any]
 def test_bundled_stores_accept_only_the_release_services(rendered: dict[str, Any]) -> None:
     result = rendered["bundled"]
     policies = _policies(result)
-    for store, port in (("valkey", 6379), ("s3", 8333)):
+    for store, port, clients in (("valkey", 6379, ["broker", "gateway"]), ("s3", 8333, ["broker"])):
         spec = policies[store]
         assert spec["egress"] == []
         (rule,) = spec["ingress"]
         selector = rule["from"][0]["podSelector"]
-        assert selector["matchExpressions"][0]["values"] == ["broker", "gateway"]
+        assert selector["matchExpressions"][0]["values"] == clients
         assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
     broker_to = [p for rule in policies["broker"]["egress"] for p in rule.get("to", [])]
     assert {

@@ -16,8 +16,10 @@ NAMESPACE = "cityos"
 CUSTOM_KINDS = {"HTTPRoute", "ServiceMonitor"}
 
 
-def test_helm_lint_has_no_errors(chart_dir: Path, values_of: Any, scenario: str) -> None:
-    report = helm.lint(chart_dir, values_of(scenario), strict=True, namespace=NAMESPACE)
+def test_helm_lint_has_no_errors(chart_dir: Path, values_of: Any, scenario: str, kube_version: str) -> None:
+    report = helm.lint(
+        chart_dir, values_of(scenario), strict=True, namespace=NAMESPACE, kube_version=f"v{kube_version}"
+    )
     errors = [m for m in report["messages"] if m["severity"] >= 2] + list(report["errors"])
     assert not errors, f"{scenario}: {errors}"
 

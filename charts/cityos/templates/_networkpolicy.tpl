@@ -1,9 +1,8 @@
 {{/* NetworkPolicies: who may reach a pod, and where it may go. */}}
 
-{{/* Egress rules every chart pod that talks to the stores needs: DNS, Redis, S3, the OTel collector. */}}
+{{/* Egress of a service to DNS, Redis, S3 (with s3Access) and the OTel collector: pass (dict "root" $ "svc" $svc). */}}
 {{- define "cityos.storeEgress" -}}
-{{- $v := .Values -}}
-{{- $fullname := include "cityos.fullname" . -}}
+{{- $v := .root.Values -}}
 - to:
     {{- toYaml $v.networkPolicy.dnsPeers | nindent 4 }}
   ports:
@@ -14,13 +13,13 @@
 - to:
     - podSelector:
         matchLabels:
-          {{- include "cityos.selectorLabels" (dict "root" . "component" "valkey") | nindent 10 }}
+          {{- include "cityos.selectorLabels" (dict "root" .root "component" "valkey") | nindent 10 }}
   ports:
     - {port: 6379, protocol: TCP}
 {{- else }}
 {{- $ports := $v.redis.networkPolicyPorts }}
 {{- if not $ports }}
-{{- $ports = include "cityos.portsOf" (include "cityos.redisNodes" .) | fromJsonArray }}
+{{- $ports = include "cityos.portsOf" (include "cityos.redisNodes" .root) | fromJsonArray }}
 {{- if eq $v.redis.mode "sentinel" }}
 {{- /* Sentinels hand out the primary's address; its port is assumed to be 6379 unless networkPolicyPorts says. */}}
 {{- $ports = append $ports 6379 | uniq }}
@@ -36,11 +35,12 @@
   {{- end }}
 {{- end }}
 {{- /* S3 */}}
-{{- if $v.bundled.s3.enabled }}
+{{- if not .svc.s3Access }}
+{{- else if $v.bundled.s3.enabled }}
 - to:
     - podSelector:
         matchLabels:
-          {{- include "cityos.selectorLabels" (dict "root" . "component" "s3") | nindent 10 }}
+          {{- include "cityos.selectorLabels" (dict "root" .root "component" "s3") | nindent 10 }}
   ports:
     - {port: 8333, protocol: TCP}
 {{- else }}
@@ -123,7 +123,7 @@ spec:
         - {port: {{ $root.Values.serviceMonitor.port }}, protocol: TCP}
     {{- end }}
   egress:
-    {{- include "cityos.storeEgress" $root | nindent 4 }}
+    {{- include "cityos.storeEgress" (dict "root" $root "svc" $svc) | nindent 4 }}
     {{- /* The services this one calls: those listing it among their callers. */}}
     {{- range $callee, $csvc := $root.Values.services }}
     {{- if and $csvc.enabled (ne $callee $name) (has $name $csvc.callers) }}
@@ -152,7 +152,7 @@ spec:
     {{- end }}
 {{- end -}}
 
-{{/* A bundled store: reachable from the release's services on its port; no egress at all. */}}
+{{/* A bundled store: reachable from the release's services (S3: those with s3Access) on its port; no egress. */}}
 {{- define "cityos.bundledNetworkPolicy" -}}
 {{- $root := .root -}}
 apiVersion: networking.k8s.io/v1
@@ -178,7 +178,7 @@ spec:
                 operator: In
                 values:
                   {{- range $name, $svc := $root.Values.services }}
-                  {{- if $svc.enabled }}
+                  {{- if and $svc.enabled (or (ne $.component "s3") $svc.s3Access) }}
                   - {{ $name }}
                   {{- end }}
                   {{- end }}

@@ -103,6 +103,7 @@ spec:
             {{- end }}
             - name: REDIS_URL
               value: {{ include "cityos.redisUrl" $root | quote }}
+            {{- if $svc.s3Access }}
             - name: S3_ACCESS_KEY
               valueFrom:
                 secretKeyRef:
@@ -113,6 +114,7 @@ spec:
                 secretKeyRef:
                   name: {{ include "cityos.s3SecretName" $root }}
                   key: {{ $root.Values.s3.existingSecretSecretKeyKey }}
+            {{- end }}
           {{- if eq $svc.protocol "http" }}
           startupProbe:
             httpGet: {path: /healthz, port: {{ $portName }}}
