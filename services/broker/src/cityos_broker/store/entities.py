@@ -204,7 +204,7 @@ class EntityStore:
             orjson.dumps(source.get("type") or []),
             self._maxlen,
             now,
-            *diff.args,
+            orjson.dumps(diff.args),
         ]
         return call_keys, args
 

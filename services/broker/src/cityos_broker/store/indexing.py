@@ -30,20 +30,24 @@ class IndexEntries:
 
 @dataclass(slots=True)
 class IndexDiff:
-    """Index changes as the write script expects them: extra KEYS and the op tokens that name them."""
+    """Index changes as the write script expects them: extra KEYS and the op tokens that name them.
+
+    The ops travel as one JSON array (not one argument each): redis-py packs every argument in Python,
+    which dominated batch writes. Scores and coordinates are strings so Lua never rounds them.
+    """
 
     keys: list[str] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
+    args: list[str | int] = field(default_factory=list)
     _slots: dict[str, int] = field(default_factory=dict)
 
-    def key_ref(self, key: str, first_slot: int) -> str:
-        """The 1-based KEYS position (as text) of `key`, adding it on first use."""
+    def key_ref(self, key: str, first_slot: int) -> int:
+        """The 1-based KEYS position of `key`, adding it on first use."""
         slot = self._slots.get(key)
         if slot is None:
             self.keys.append(key)
             slot = first_slot + len(self.keys) - 1
             self._slots[key] = slot
-        return str(slot)
+        return slot
 
 
 def _positions(coordinates: Any) -> Iterator[tuple[float, float]]:
@@ -162,7 +166,7 @@ def index_diff(old: IndexEntries | None, new: IndexEntries | None, *, first_slot
     for counter in sorted(old.counters.keys() | new.counters.keys()):
         delta = new.counters.get(counter, 0) - old.counters.get(counter, 0)
         if delta:
-            args += ("H", diff.key_ref(counter[0], first_slot), counter[1], str(delta))
+            args += ("H", diff.key_ref(counter[0], first_slot), counter[1], delta)
     for key, point in sorted(new.points.items()):
         if old.points.get(key) != point:
             args += ("G", diff.key_ref(key, first_slot), repr(point[0]), repr(point[1]))

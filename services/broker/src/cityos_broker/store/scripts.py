@@ -11,8 +11,10 @@ from redis.exceptions import NoScriptError
 
 # KEYS: 1 entity hash, 2 change stream, 3 tenant sequence, 4.. index keys named by the ops.
 # ARGV: 1 expected version ("0": must not exist), 2 new stored form ("" deletes), 3 op, 4 entity id,
-#       5 types (JSON, for the event), 6 stream MAXLEN (approximate), 7 timestamp, 8.. index ops:
-#       "Z+" k | "Z-" k | "H" k field delta | "N" k score | "G" k lon lat   (k: position in KEYS).
+#       5 types (JSON, for the event), 6 stream MAXLEN (approximate), 7 timestamp, 8 index ops as one JSON
+#       array: "Z+", k | "Z-", k | "H", k, field, delta | "N", k, "score" | "G", k, "lon", "lat"
+#       (k: position in KEYS). Ops are validated by the caller before the script touches anything, since
+#       a script that fails half-way is not rolled back.
 # Returns {1, new version} or {0, current version} when the expected version did not match.
 # Versions come from a per-tenant sequence, so a deleted and re-created entity never reuses one.
 WRITE_ENTITY = """
@@ -21,11 +23,12 @@ if cur ~= ARGV[1] then return {0, cur} end
 local before = ''
 if cur ~= '0' then before = redis.call('HGET', KEYS[1], 'd') or '' end
 local id = ARGV[4]
-local i = 8
-local n = #ARGV
+local ops = cjson.decode(ARGV[8])
+local i = 1
+local n = #ops
 while i <= n do
-  local op = ARGV[i]
-  local key = KEYS[tonumber(ARGV[i + 1])]
+  local op = ops[i]
+  local key = KEYS[ops[i + 1]]
   if op == 'Z+' then
     redis.call('ZADD', key, 0, id)
     i = i + 2
@@ -33,14 +36,14 @@ while i <= n do
     redis.call('ZREM', key, id)
     i = i + 2
   elseif op == 'H' then
-    local f = ARGV[i + 2]
-    if redis.call('HINCRBY', key, f, ARGV[i + 3]) <= 0 then redis.call('HDEL', key, f) end
+    local f = ops[i + 2]
+    if redis.call('HINCRBY', key, f, ops[i + 3]) <= 0 then redis.call('HDEL', key, f) end
     i = i + 4
   elseif op == 'N' then
-    redis.call('ZADD', key, ARGV[i + 2], id)
+    redis.call('ZADD', key, ops[i + 2], id)
     i = i + 3
   elseif op == 'G' then
-    redis.call('GEOADD', key, ARGV[i + 2], ARGV[i + 3], id)
+    redis.call('GEOADD', key, ops[i + 2], ops[i + 3], id)
     i = i + 4
   else
     return redis.error_reply('unknown index op ' .. tostring(op))
