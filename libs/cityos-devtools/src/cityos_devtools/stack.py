@@ -159,7 +159,11 @@ def _start_service(
 
 def _stop_service(name: str, proc: subprocess.Popen[bytes], out: TextIO) -> None:
     code = stop_process(proc, timeout=_SERVICE_STOP_TIMEOUT)
-    _say(out, f"{name} stopped (exit code {code})")
+    # uvicorn re-raises the SIGTERM it handled after a graceful shutdown, so -SIGTERM is a clean stop too.
+    if code in (0, -signal.SIGTERM):
+        _say(out, f"{name} stopped")
+    else:
+        _say(out, f"{name} exited with code {code} while stopping (see its log)")
 
 
 def _wait_listening(name: str, proc: subprocess.Popen[bytes], log: Path, offset: int) -> str:

@@ -1,0 +1,87 @@
+"""`cityos-dev run` as a user runs it: starts, seeds, answers the printed curl commands, stops, keeps data."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from cityos_devtools.launcher import LaunchedStack, StackStartError
+from cityos_devtools.seed import seed
+
+_CURL = re.compile(r"curl -sS '(?P<url>[^']+)' -H 'NGSILD-Tenant: (?P<tenant>[^']+)'")
+
+
+def _start(data_dir: Path, *, seed: bool = True) -> LaunchedStack:
+    try:
+        return LaunchedStack(data_dir, seed=seed).start()
+    except StackStartError as exc:
+        pytest.fail(f"cityos-dev run did not start:\n{exc}", pytrace=False)
+
+
+def _stop(launched: LaunchedStack) -> None:
+    code = launched.interrupt()
+    assert code == 0, f"Ctrl-C should stop cityos-dev with exit code 0, got {code}\n{launched.diagnostics()}"
+
+
+def _ids(response: httpx.Response) -> set[str]:
+    assert response.status_code == 200, response.text
+    return {entity["id"] for entity in response.json()}
+
+
+def test_run_seeds_answers_the_printed_curls_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    extra_id = f"urn:ngsi-ld:WaterLevelGauge:e2e-{uuid.uuid4().hex[:12]}"
+    first = _start(tmp_path / "data")
+    try:
+        with httpx.Client(timeout=10.0) as http:
+            assert http.get(f"{first.gateway_url}/readyz").status_code == 200
+
+            output = first.output()
+            assert first.gateway_url in output
+            assert str(first.data_dir / "logs" / "gateway.log") in output
+            curls = [match.groupdict() for match in _CURL.finditer(output)]
+            assert len(curls) == 2, output
+            above_2m = _ids(http.get(curls[0]["url"], headers={"NGSILD-Tenant": curls[0]["tenant"]}))
+            assert above_2m == {"urn:ngsi-ld:WaterLevelGauge:sapporo-toyohira-01"}
+            nearby = _ids(http.get(curls[1]["url"], headers={"NGSILD-Tenant": curls[1]["tenant"]}))
+            assert "urn:ngsi-ld:EvacuationShelter:sapporo-nakajima-park" in nearby
+            assert "urn:ngsi-ld:WaterLevelGauge:sapporo-shinkawa-01" not in nearby  # ~6 km away
+
+            created = http.post(
+                f"{first.gateway_url}/ngsi-ld/v1/entities",
+                json={
+                    "id": extra_id,
+                    "type": "WaterLevelGauge",
+                    "waterLevel": {"type": "Property", "value": 0.5},
+                },
+                headers={"NGSILD-Tenant": "otaru"},
+            )
+            assert created.status_code == 201, created.text
+
+        # Seeding again (as every run does) is idempotent: an upsert of existing entities.
+        with httpx.Client(base_url=first.gateway_url + "/ngsi-ld/v1", timeout=10.0) as api:
+            counts = seed(api, datetime.now(UTC))
+        assert counts == {"hokkaido": 1, "sapporo": 7, "otaru": 4}
+    finally:
+        _stop(first)
+    assert not first.ready_file.exists(), "the ready file should be removed on exit"
+
+    # Second run on the same data folder, without seeding: everything from the first run is still there.
+    second = _start(tmp_path / "data", seed=False)
+    try:
+        with httpx.Client(base_url=second.gateway_url + "/ngsi-ld/v1", timeout=10.0) as api:
+            extra = api.get(f"/entities/{extra_id}", headers={"NGSILD-Tenant": "otaru"})
+            assert extra.status_code == 200, extra.text
+            assert extra.json()["waterLevel"]["value"] == 0.5
+            shelters = api.get(
+                "/entities", params={"type": "EvacuationShelter"}, headers={"NGSILD-Tenant": "otaru"}
+            )
+            assert _ids(shelters) == {
+                "urn:ngsi-ld:EvacuationShelter:otaru-general-gym",
+                "urn:ngsi-ld:EvacuationShelter:otaru-canal-plaza",
+            }
+    finally:
+        _stop(second)
