@@ -78,6 +78,16 @@ def test_sentinel_and_otel(rendered: dict[str, Any]) -> None:
     assert "IDENTITY_ADDRESS" not in hpa, "connectors is not a caller of identity"
 
 
+def test_extra_and_secret_env(rendered: dict[str, Any]) -> None:
+    env = _env(rendered["production-hpa"], "identity")
+    assert env["IDENTITY_ISSUER"] == "https://api.cityos.pref.example.jp"
+    assert env["IDENTITY_GRPC_PORT"] == "50051"
+    assert env["IDENTITY_KEY_ENCRYPTION_SECRET"] == {
+        "secretKeyRef": {"name": "cityos-identity", "key": "key-encryption-secret"}
+    }
+    assert "IDENTITY_KEY_ENCRYPTION_SECRET" not in _env(rendered["production-hpa"], "broker")
+
+
 def test_config_change_rolls_the_pods(render: Any, values_of: Any) -> None:
     values = values_of("minimal")
     before = render(values).get("Deployment", "demo-cityos-broker")

@@ -26,6 +26,8 @@ import yaml
         ({"config": {"logFormat": "xml"}}, "/config/logFormat"),
         ({"services": {"broker": {"callers": ["gatewya"]}}}, "/services/broker/callers/0"),
         ({"initJob": {"tenant": "Hokkaido Pref"}}, "/initJob/tenant"),
+        ({"services": {"identity": {"secretEnv": {"KEK": {"secret": "x", "key": "k"}}}}}, "/secretEnv/KEK"),
+        ({"services": {"broker": {"extraEnv": {"lower-case": "x"}}}}, "lower-case"),
         (
             {"services": {"broker": {"resources": {"requests": {"cpu": "lots"}}}}},
             "/services/broker/resources/requests/cpu",

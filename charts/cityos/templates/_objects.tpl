@@ -115,6 +115,13 @@ spec:
                   name: {{ include "cityos.s3SecretName" $root }}
                   key: {{ $root.Values.s3.existingSecretSecretKeyKey }}
             {{- end }}
+            {{- range $envName, $ref := $svc.secretEnv }}
+            - name: {{ $envName }}
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $ref.secretName }}
+                  key: {{ $ref.key }}
+            {{- end }}
           {{- if eq $svc.protocol "http" }}
           startupProbe:
             httpGet: {path: /healthz, port: {{ $portName }}}
