@@ -1,9 +1,10 @@
-"""Integration fixtures: a real broker (grpc.aio on 127.0.0.1:0) over a real Redis / Valkey."""
+"""Integration fixtures: a real broker (grpc.aio on 127.0.0.1:0) over a real Redis / Valkey.
+
+`redis_url` and `unique_tenant` come from cityos_devtools.pytest_plugin (root conftest.py).
+"""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,21 +19,6 @@ from cityos_broker.server import build_server
 from cityos_runtime.problems import ProblemError, problem_from_rpc_error
 from cityos_runtime.telemetry import setup_telemetry
 from redis.asyncio import Redis
-
-try:  # the shared fixtures (embedded Valkey, unique tenants) come from cityos_devtools when installed
-    import cityos_devtools.pytest_plugin  # noqa: F401
-except ImportError:  # pragma: no cover - only until the devtools plugin lands
-
-    @pytest.fixture(scope="session")
-    def redis_url() -> str:
-        url = os.environ.get("REDIS_URL")
-        if not url:
-            pytest.skip("no Redis: set REDIS_URL or install cityos-devtools")
-        return url
-
-    @pytest.fixture
-    def unique_tenant() -> str:
-        return f"t{uuid.uuid4().hex[:16]}"
 
 
 @asynccontextmanager
