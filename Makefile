@@ -18,8 +18,9 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+.venv/.synced: $(UV) uv.lock pyproject.toml charts/tools/checkov-requirements.txt $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 	$(UV) sync --locked --all-packages
+	charts/tools/checkov.sh --install-only
 	@touch $@
 
 install: .venv/.synced ## Install every dependency into .venv (uv, from uv.lock)
@@ -56,6 +57,9 @@ protos: install ## Regenerate the gRPC code from protos/
 protos-check: install ## Fail when the committed generated code is stale
 	@tmp=$$(mktemp -d); $(RUN) bash scripts/gen_protos.sh $$tmp/src && \
 	  diff -r -q $$tmp/src/cityos libs/cityos-protos/src/cityos && echo "generated protos are up to date"
+
+charts: install ## Render and validate the Helm chart (helm lint, kubernetes-validate, checkov, hadolint)
+	$(RUN) pytest tests/charts
 
 bench: install ## Measure the performance figures of ARCHITECTURE.md section 6
 	$(RUN) python -m loadtests.bench
