@@ -12,6 +12,8 @@ from cityos.broker.v1 import broker_pb2_grpc
 from cityos_runtime.metadata import call_tenant
 from cityos_runtime.problems import ProblemError, abort_with_problem
 from opentelemetry import trace
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cityos_broker.broker import Broker
 
@@ -41,6 +43,13 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             return await use_case(call_tenant(context), request)
         except ProblemError as problem:
             await abort_with_problem(context, problem)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Redis down or unreachable is an outage the caller may retry, not a bug: 503 and a warning.
+            _log.warning(
+                "data store unavailable", extra={"rpc": use_case.__name__, "error": type(error).__name__}
+            )
+            outage = ProblemError("InternalError", "the data store is unavailable; retry later", status=503)
+            await abort_with_problem(context, outage)
         except Exception:
             trace_id = _trace_id()
             _log.exception("unexpected failure", extra={"rpc": use_case.__name__, "trace_id": trace_id})

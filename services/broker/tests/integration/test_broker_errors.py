@@ -13,34 +13,53 @@ from cityos_broker.config import BrokerSettings
 from cityos_broker.server import build_server
 from cityos_runtime.problems import problem_from_rpc_error
 from cityos_runtime.telemetry import setup_telemetry
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 pytestmark = pytest.mark.integration
 
 
-async def test_an_unexpected_failure_is_a_500_problem_that_leaks_nothing(
-    redis_url: str, unique_tenant: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+async def _retrieve_failing_with(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> grpc.aio.AioRpcError:
+    """Start a broker whose entity reads raise `error` and return the failed RetrieveEntity call."""
     settings = BrokerSettings.from_env(
         environ={"REDIS_URL": redis_url, "BROKER_GRPC_HOST": "127.0.0.1", "BROKER_GRPC_PORT": "0"}
     )
     server = build_server(settings, setup_telemetry("broker-test"))
 
     async def broken(*_: Any) -> None:
-        raise RuntimeError("secret internal state")
+        raise error
 
     monkeypatch.setattr(server.store.entities, "get", broken)
     port = await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = broker_pb2_grpc.BrokerStub(channel)
-            with caplog.at_level(logging.ERROR), pytest.raises(grpc.aio.AioRpcError) as caught:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.RetrieveEntity(
                     pb.RetrieveEntityRequest(id="urn:x:1"), metadata=(("ngsild-tenant", ""),)
                 )
     finally:
         await server.stop(grace=1.0)
-    assert caught.value.code() == grpc.StatusCode.UNKNOWN
-    problem = problem_from_rpc_error(caught.value)
+    return caught.value
+
+
+async def test_an_unexpected_failure_is_a_500_problem_that_leaks_nothing(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        failed = await _retrieve_failing_with(redis_url, monkeypatch, RuntimeError("secret internal state"))
+    assert failed.code() == grpc.StatusCode.UNKNOWN
+    problem = problem_from_rpc_error(failed)
     assert (problem.kind, problem.status) == ("InternalError", 500)
     assert "secret" not in problem.detail
     assert any("secret internal state" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+
+
+async def test_a_redis_outage_is_a_503_the_caller_may_retry(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = await _retrieve_failing_with(redis_url, monkeypatch, RedisConnectionError("connection refused"))
+    assert failed.code() == grpc.StatusCode.UNAVAILABLE
+    problem = problem_from_rpc_error(failed)
+    assert (problem.kind, problem.status) == ("InternalError", 503)
