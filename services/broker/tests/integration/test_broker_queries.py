@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 from cityos.broker.v1 import broker_pb2 as pb
 from cityos_broker.ngsild.contexts import core_term_map
@@ -154,3 +155,26 @@ async def test_geo_queries_find_points_and_polygons(client: Any, redis: Redis) -
     counting = CountingFilter(EntityFilter.build(geo=geo, expand=terms.expand))
     await Store.over(redis).entities.query(client.tenant, counting, limit=10, count=True)
     assert counting.tested == 2
+
+
+async def test_a_query_body_selects_with_several_selectors_and_projects_its_attrs(client: Any) -> None:
+    await client.batch(
+        pb.BATCH_OPERATION_CREATE,
+        [thing(1, "A", x=1, y=2), thing(2, "B", x=5, y=6), thing(3, "C", x=9), thing(4, "A", y=1)],
+    )
+    body = {
+        "type": "Query",
+        "entities": [{"type": "A"}, {"id": "urn:ngsi-ld:Thing:0002"}],
+        "attrs": ["x"],
+        "q": "x>=0",
+    }
+    request = pb.QueryEntitiesRequest(query_body=orjson.dumps(body), count=True)
+    response = await client.call("QueryEntities", request)
+    found = orjson.loads(response.document.body)
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Thing:0001", "urn:ngsi-ld:Thing:0002"]
+    assert response.count == 2
+    assert all("y" not in e and "x" in e for e in found)
+    bad = await client.problem(
+        "QueryEntities", pb.QueryEntitiesRequest(query_body=orjson.dumps({**body, "geoQ": "near"}))
+    )
+    assert bad.status == 400

@@ -69,11 +69,17 @@ class EntityUseCases:
             )
         if limit == 0 and not request.count:
             raise ProblemError("BadRequestData", "limit=0 is only allowed together with count=true")
-        flt, exact = await build_filter(self._s, request)
+        built = await build_filter(self._s, request)
         tenant = await self._s.read_tenant(tenant_raw)
-        rendering = await self._s.rendering(request.render)
+        render = request.render
+        if built.projection and not render.attrs:
+            # A Query body's `attrs` also project the response, as the URL's `attrs` do.
+            render = pb.Render()
+            render.CopyFrom(request.render)
+            render.attrs.extend(built.projection)
+        rendering = await self._s.rendering(render)
         entities, total = await self._s.store.entities.query(
-            tenant, flt, limit=limit, offset=request.offset, count=request.count, exact=exact
+            tenant, built.filter, limit=limit, offset=request.offset, count=request.count, exact=built.exact
         )
         if rendering.media_type == pb.MEDIA_TYPE_GEO_JSON:
             body: Any = render_geojson(entities, rendering.terms, rendering.options)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cityos.broker.v1 import broker_pb2 as pb
@@ -13,6 +13,15 @@ from cityos_broker.ngsild.contexts import TermMap
 from cityos_broker.query.filter import EntityFilter, IndexPlan
 from cityos_broker.query.geo import GeoQuery, parse_geo_query
 from cityos_broker.usecases.support import Support, parse_object
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltQuery:
+    """A query's filter, whether the index plan alone is exact, and the body's projection (if any)."""
+
+    filter: EntityFilter | AnyOfFilter
+    exact: bool
+    projection: tuple[str, ...] = ()
 
 
 class AnyOfFilter:
@@ -47,10 +56,8 @@ def _exact(
     return not (ids or id_pattern or q or scope_q or geo) and bool(type_ or attrs)
 
 
-async def build_filter(
-    support: Support, request: pb.QueryEntitiesRequest
-) -> tuple[EntityFilter | AnyOfFilter, bool]:
-    """The filter of a query request and whether the index plan alone is exact."""
+async def build_filter(support: Support, request: pb.QueryEntitiesRequest) -> BuiltQuery:
+    """The filter of a query request (GET parameters or the POST Query body)."""
     if request.query_body:
         return await _from_body(support, request)
     terms = await support.link_terms(request.ld.link_context)
@@ -71,7 +78,7 @@ async def build_filter(
         expand=terms.expand,
     )
     exact = _exact(query.ids, query.id_pattern, query.q, query.scope_q, geo, query.type, query.attrs)
-    return flt, exact
+    return BuiltQuery(flt, exact)
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
@@ -81,9 +88,7 @@ def _text(body: Mapping[str, Any], name: str) -> str:
     return value
 
 
-async def _from_body(
-    support: Support, request: pb.QueryEntitiesRequest
-) -> tuple[EntityFilter | AnyOfFilter, bool]:
+async def _from_body(support: Support, request: pb.QueryEntitiesRequest) -> BuiltQuery:
     body = parse_object(request.query_body, "query")
     terms = await support.request_terms(request.ld, body)
     if body.get("type", "Query") != "Query":
@@ -126,6 +131,6 @@ async def _from_body(
         )
         exact = exact and _exact(entity_id, id_pattern, q, scope_q, geo, type_, attrs)
     if len(filters) == 1:
-        return filters[0], exact
+        return BuiltQuery(filters[0], exact, tuple(attrs))
     # The union of exact selectors is exact too, but one zset source per selector is not worth it here.
-    return AnyOfFilter(filters), False
+    return BuiltQuery(AnyOfFilter(filters), False, tuple(attrs))
