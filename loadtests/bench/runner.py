@@ -1,0 +1,191 @@
+"""One bench run: start the stack and the bare pipeline, load data, measure every figure, collect notes."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadtests.bench import figures as F
+from loadtests.bench.baseline import baseline_pipeline
+from loadtests.bench.loadgen import run_load
+from loadtests.bench.profile import ProfileSummary, profiling
+from loadtests.bench.stack import TWO_BROKERS_UNSUPPORTED, RunningStack, running_stack
+from loadtests.bench.workload import Gauges, Requests
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure and how hard; `sizes` has one entry, or three for a growth run."""
+
+    sizes: tuple[int, ...]
+    duration_s: float
+    rounds: int
+    warmup_s: float
+    connections: int
+    query_connections: int
+    batch_size: int
+    batch_connections: int
+    load_budget_s: float
+    profile_dir: Path | None
+    work_dir: Path
+
+
+@dataclass
+class BenchRun:
+    """Everything one run found: figures per size reached, notes, profiles."""
+
+    by_size: dict[int, list[F.Figure]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    profiles: list[ProfileSummary] = field(default_factory=list)
+    processes: dict[str, int] = field(default_factory=dict)
+
+    def profiles_json(self) -> list[dict[str, Any]]:
+        """The profile summaries for bench.json."""
+        return [asdict(p) for p in self.profiles]
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+class _Session:
+    """The state shared by the steps of one run."""
+
+    def __init__(self, options: BenchOptions, stack: RunningStack, baseline_url: str, run: BenchRun) -> None:
+        self.options = options
+        self.stack = stack
+        self.baseline_url = baseline_url
+        self.run = run
+        self.tenant = f"bench{secrets.token_hex(4)}"
+        self.gauges = Gauges.generate(max(options.sizes))
+        self.measurer = F.Measurer(options.duration_s, options.rounds, options.warmup_s)
+        self.loaded = 0
+
+    @contextlib.contextmanager
+    def _profiled(self, figure: str) -> Iterator[None]:
+        if self.options.profile_dir is None:
+            yield
+            return
+        pids: dict[str, int] = {
+            role: self.stack.processes[role][0]
+            for role in ("broker", "gateway")
+            if role in self.stack.processes
+        }
+        with profiling(pids, figure, self.options.profile_dir) as summaries:
+            yield
+        self.run.profiles.extend(summaries)
+
+    async def _measured(self, key: str, step: Callable[[], Awaitable[list[F.Figure]]]) -> list[F.Figure]:
+        with self._profiled(key):
+            return await step()
+
+    async def load(self, size: int) -> F.Figure | None:
+        """Create gauges `loaded`..`size` by batch upserts; the batch-load figure, or None on failure."""
+        opts = self.options
+        start, batch = self.loaded, opts.batch_size
+        requests = Requests(self.stack.gateway_url, self.tenant, self.gauges)
+        total = math.ceil((size - start) / batch)
+
+        def build(number: int) -> bytes:
+            first = start + number * batch
+            return requests.batch_upsert(range(first, min(size, first + batch)))
+
+        result = await run_load(
+            self.stack.gateway_url,
+            build,
+            connections=opts.batch_connections,
+            max_requests=total,
+            duration_s=opts.load_budget_s,
+        )
+        spec = F.batch_spec("batch_load", f"batch upsert, initial load (new, {batch}/request)", batch)
+        figure = F.combine(spec, [result], opts.batch_connections)
+        good = result.ok - result.status_counts.get(207, 0)
+        figure.rate = min(size - start, good * batch) / result.elapsed_s if result.elapsed_s else 0.0
+        figure.round_rates = [figure.rate]
+        if result.count < total or figure.errors or result.transport_errors:
+            self.run.notes.append(
+                f"loading {size:,} entities stopped: {result.count}/{total} batches answered within "
+                f"{opts.load_budget_s:.0f} s, {figure.errors} failed; figures at this size are not measured"
+            )
+            return None
+        self.loaded = size
+        return figure
+
+    async def measure_size(self, size: int, load_figure: F.Figure) -> list[F.Figure]:
+        """Every figure over the first `size` gauges."""
+        opts = self.options
+        gauges = Gauges(self.gauges.levels[:size], self.gauges.positions[:size])
+        req = Requests(self.stack.gateway_url, self.tenant, gauges)
+        url, conns = self.stack.gateway_url, opts.connections
+        m = self.measurer
+        upsert, baseline = await self._measured(
+            "upsert_single",
+            lambda: m.measure_interleaved(
+                [
+                    (F.UPSERT, url, req.single_upsert(), conns),
+                    (F.BASELINE, self.baseline_url, req.baseline_write(self.baseline_url), conns),
+                ]
+            ),
+        )
+        batch_spec = F.batch_spec(
+            "batch_upsert", f"batch upsert, existing ({opts.batch_size}/request)", opts.batch_size
+        )
+        rest = [
+            await self._measured(
+                "patch_attrs", lambda: _one(m.measure(F.PATCH, url, req.patch_attrs(), conns))
+            ),
+            await self._measured(
+                "batch_upsert",
+                lambda: _one(
+                    m.measure(batch_spec, url, req.batch_upserts(opts.batch_size), opts.batch_connections)
+                ),
+            ),
+            await self._measured("get_by_id", lambda: _one(m.measure(F.GET, url, req.get_by_id(), conns))),
+            await self._measured(
+                "query_type_q", lambda: _one(m.measure(F.QUERY, url, req.query(), opts.query_connections))
+            ),
+        ]
+        figures = [upsert, *(f for group in rest for f in group), load_figure, baseline]
+        for figure in figures:
+            if baseline.rate and figure.rate is not None:
+                figure.ratio_to_baseline = figure.rate / baseline.rate
+        overhead = F.overhead_figure(upsert, baseline)
+        return [*figures[:-1], *F.not_yet_figures(), baseline, overhead]
+
+
+async def _one(pending: Awaitable[F.Figure]) -> list[F.Figure]:
+    return [await pending]
+
+
+async def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRun:
+    """Start everything, measure every size in turn (stopping at the first that cannot be loaded)."""
+    run = BenchRun()
+    repo = _repo_root()
+    with running_stack(options.work_dir / "stack", repo) as stack:
+        run.processes = {role: stack.count(role) for role in ("broker", "gateway", "valkey", "s3")}
+        run.notes.append(
+            f"stack processes: {run.processes['broker']} broker, {run.processes['gateway']} gateway, "
+            f"{run.processes['valkey']} Valkey, {run.processes['s3']} S3; load generator: 1 process "
+            f"({os.cpu_count()} CPUs shared by all)"
+        )
+        run.notes.append(f"two broker processes: {TWO_BROKERS_UNSUPPORTED}")
+        progress(f"stack ready at {stack.gateway_url}; starting the bare pipeline")
+        with baseline_pipeline(stack.redis_url, options.work_dir / "baseline", repo) as baseline_url:
+            session = _Session(options, stack, baseline_url, run)
+            for size in options.sizes:
+                progress(f"loading {size:,} entities (tenant {session.tenant})")
+                load_figure = await session.load(size)
+                if load_figure is None:
+                    break
+                progress(f"measuring at {size:,} entities ({options.duration_s:g} s per figure)")
+                run.by_size[size] = await session.measure_size(size, load_figure)
+    if not run.by_size:
+        print("no size could be loaded; see the notes", file=sys.stderr)
+    return run
