@@ -48,7 +48,7 @@ def _haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-class _Candidates:
+class CandidateSet:
     """Builds the candidate set server-side (ZINTERSTORE / ZUNIONSTORE / GEOSEARCHSTORE into temp keys).
 
     Set algebra runs in Redis because shipping every id of a large type to Python costs far more than
@@ -78,14 +78,16 @@ class _Candidates:
         """Queue the set operations and return the key of the final candidate zset."""
         keys = self._keys
         parts: list[str] = []
-        if plan.type_dnf is not None:
+        # An empty conjunction would admit every type: then the types do not narrow at all.
+        if plan.type_dnf is not None and all(plan.type_dnf):
             conjunctions = [
                 self._store(pipe, "ZINTERSTORE", [keys.type_index(t) for t in sorted(conj)])
                 for conj in plan.type_dnf
-                if conj
             ]
             if conjunctions:
                 parts.append(self._store(pipe, "ZUNIONSTORE", conjunctions))
+            else:  # an expression no type satisfies
+                parts.append(self._temp())
         parts.extend(keys.attr_index(a) for a in sorted(plan.required_attrs))
         if plan.any_attrs:
             parts.append(
@@ -149,7 +151,7 @@ class QueryExecutor:
         plan = flt.plan()
         if plan.ids is not None:
             return await self._scan(keys, flt, self._listed(sorted(set(plan.ids))), limit, offset, count)
-        candidates = _Candidates(keys)
+        candidates = CandidateSet(keys)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 source = candidates.build(pipe, plan)
