@@ -93,3 +93,14 @@ async def test_a_batch_repeating_one_id_applies_every_item_in_order(client: Any)
     assert list(response.created) == ["urn:ngsi-ld:Thing:1"]
     entity = await client.get("urn:ngsi-ld:Thing:1", format=pb.FORMAT_KEY_VALUES)
     assert (entity["n"], entity["m"]) == (99, 1)
+
+
+async def test_writes_survive_a_lost_script_cache(client: Any, redis: Redis) -> None:
+    await redis.script_flush()
+    await client.create(thing(1))
+    await redis.script_flush()
+    response = await client.batch(pb.BATCH_OPERATION_CREATE, [thing(2), thing(3), thing(1)])
+    assert list(response.success) == ["urn:ngsi-ld:Thing:2", "urn:ngsi-ld:Thing:3"]
+    assert [e.entity_id for e in response.errors] == ["urn:ngsi-ld:Thing:1"]
+    assert orjson.loads(response.errors[0].problem)["type"].endswith("AlreadyExists")
+    assert [e["op"] for e in await _events(redis, client.tenant)] == ["create"] * 3

@@ -131,3 +131,23 @@ async def test_unknown_tenants(client: Any, start_broker: Any, redis_url: str) -
         strict = type(client)(stub, client.tenant + "-strict")
         refused = await strict.problem("CreateEntity", pb.CreateEntityRequest(entity=orjson.dumps(gauge(1))))
         assert refused.kind == "NonexistentTenant"
+
+
+async def test_json_ld_bodies_carry_their_own_context(client: Any) -> None:
+    context = {"level": "https://example.org/ns#level", "Gauge": "https://example.org/ns#Gauge"}
+    items = [{**gauge(n), "@context": [context]} for n in (1, 2)]
+    ld = pb.LdRequest(content_type="application/ld+json")
+    response = await client.call(
+        "Batch", pb.BatchRequest(operation=pb.BATCH_OPERATION_CREATE, ld=ld, entities=orjson.dumps(items))
+    )
+    assert len(response.success) == 2
+    # Read with the core context only: the terms come back as the IRIs the body's context gave them.
+    stored = await client.get("urn:ngsi-ld:Gauge:0001")
+    assert stored["type"] == "https://example.org/ns#Gauge"
+    assert "https://example.org/ns#level" in stored
+    as_ld = await client.get("urn:ngsi-ld:Gauge:0001", media_type=pb.MEDIA_TYPE_JSON_LD)
+    assert "@context" in as_ld
+    missing = await client.problem(
+        "CreateEntity", pb.CreateEntityRequest(ld=ld, entity=orjson.dumps(gauge(3)))
+    )
+    assert missing.status == 400  # ld+json without @context
