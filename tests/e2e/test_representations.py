@@ -94,7 +94,6 @@ def test_key_values_gives_bare_values(api: httpx.Client, gauge: str, params: dic
     assert body["waterLevel"] == 3.2
     assert body["managedBy"] == CITY
     assert body["location"] == {"type": "Point", "coordinates": [141.3548, 43.0455]}
-    assert body["readings"] == [3.1, 3.2, 3.3]
 
 
 @pytest.mark.parametrize("params", [{"options": "concise"}, {"format": "concise"}], ids=["options", "format"])

@@ -104,4 +104,4 @@ def test_collection_endpoints_accept_a_trailing_slash(api: httpx.Client) -> None
     slashed = api.get("/entities/", params={"type": "WasteBin"})
     assert slashed.status_code == 200, slashed.text
     assert slashed.json() == plain.json()
-    assert api.get("/types/").json() == api.get("/types").json()
+    assert api.get("/types/").json()["typeList"] == api.get("/types").json()["typeList"] == ["WasteBin"]
