@@ -25,7 +25,12 @@ def test_s3_settings_fixture_has_its_bucket(s3_settings: S3Settings) -> None:
     )
     assert client.bucket_exists(s3_settings.bucket)
     client.put_object(s3_settings.bucket, "fixture-check", io.BytesIO(b"ok"), 2)
-    assert client.get_object(s3_settings.bucket, "fixture-check").read() == b"ok"
+    response = client.get_object(s3_settings.bucket, "fixture-check")
+    try:
+        assert response.read() == b"ok"
+    finally:
+        response.close()
+        response.release_conn()
 
 
 def test_unique_tenant_is_fresh_and_valid(unique_tenant: str) -> None:

