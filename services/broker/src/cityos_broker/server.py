@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cityos_runtime.grpc_server import GrpcServer
 from cityos_runtime.logs import configure_logging
 from cityos_runtime.telemetry import Telemetry, setup_telemetry
+from grpc_health.v1 import health_pb2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -19,6 +22,7 @@ from cityos_broker.store import Store
 
 _log = logging.getLogger("cityos.broker")
 SHUTDOWN_GRACE_SECONDS = 10.0
+HEALTH_INTERVAL_SECONDS = 5.0
 
 
 def connect_redis(url: str) -> Redis:
@@ -34,23 +38,56 @@ class BrokerServer:
     redis: Redis
     resolver: ContextResolver
     store: Store
+    health_interval: float = HEALTH_INTERVAL_SECONDS
+    _watch: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> int:
-        """Check Redis, load the scripts, register the default tenant and serve; returns the bound port."""
+        """Check Redis, load the scripts and serve; returns the bound port."""
         try:
             await self.redis.ping()
             await self.store.entities.load_scripts()
         except RedisError as error:
             raise OSError(f"Redis is not reachable: {type(error).__name__}: {error}") from error
-        return await self.grpc.start()
+        port = await self.grpc.start()
+        self._watch = asyncio.create_task(self._watch_redis(), name="broker-redis-health")
+        return port
+
+    async def _watch_redis(self) -> None:
+        """Report NOT_SERVING while Redis does not answer, so balancers route around this replica."""
+        serving = True
+        while True:
+            await asyncio.sleep(self.health_interval)
+            try:
+                await asyncio.wait_for(self.redis.ping(), timeout=self.health_interval)
+                healthy = True
+            except (RedisError, OSError, TimeoutError):
+                healthy = False
+            if healthy != serving:
+                serving = healthy
+                _log.warning("Redis %s", "answers again" if healthy else "does not answer: NOT_SERVING")
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if healthy
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                for name in ("", SERVICE_NAME):
+                    await self.grpc.health.set(name, status)
+
+    async def close_clients(self) -> None:
+        """Stop the health watch and close the HTTP and Redis clients."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self.resolver.aclose()
+        await self.redis.aclose()
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop serving (health flips first), then close the HTTP and Redis clients."""
+        """Stop serving (health flips first), then close the clients."""
         try:
             await self.grpc.stop(grace)
         finally:
-            await self.resolver.aclose()
-            await self.redis.aclose()
+            await self.close_clients()
 
 
 def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer:
@@ -81,6 +118,5 @@ async def serve(settings: BrokerSettings) -> None:
         _log.info("listening", extra={"event": "listening", "port": port})
         await broker.grpc.serve_until_signal(SHUTDOWN_GRACE_SECONDS)
     finally:
-        await broker.resolver.aclose()
-        await broker.redis.aclose()
+        await broker.close_clients()
         telemetry.shutdown()

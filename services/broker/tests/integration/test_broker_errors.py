@@ -11,8 +11,11 @@ from cityos.broker.v1 import broker_pb2 as pb
 from cityos.broker.v1 import broker_pb2_grpc
 from cityos_broker.config import BrokerSettings
 from cityos_broker.server import build_server
+from cityos_broker.servicer import SERVICE_NAME
+from cityos_devtools.polling import poll_until
 from cityos_runtime.problems import problem_from_rpc_error
 from cityos_runtime.telemetry import setup_telemetry
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 pytestmark = pytest.mark.integration
@@ -63,3 +66,40 @@ async def test_a_redis_outage_is_a_503_the_caller_may_retry(
     assert failed.code() == grpc.StatusCode.UNAVAILABLE
     problem = problem_from_rpc_error(failed)
     assert (problem.kind, problem.status) == ("InternalError", 503)
+
+
+async def test_health_reports_not_serving_while_redis_does_not_answer(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = BrokerSettings.from_env(
+        environ={"REDIS_URL": redis_url, "BROKER_GRPC_HOST": "127.0.0.1", "BROKER_GRPC_PORT": "0"}
+    )
+    server = build_server(settings, setup_telemetry("broker-test"))
+    server.health_interval = 0.05
+    port = await server.start()
+    real_ping = server.redis.ping
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+
+            async def status() -> int:
+                reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
+                return int(reply.status)
+
+            assert await status() == health_pb2.HealthCheckResponse.SERVING
+
+            async def refused() -> None:
+                raise RedisConnectionError("connection refused")
+
+            monkeypatch.setattr(server.redis, "ping", refused)
+            down = health_pb2.HealthCheckResponse.NOT_SERVING
+            await poll_until(lambda: _is(status, down), "health NOT_SERVING", timeout=5)
+            monkeypatch.setattr(server.redis, "ping", real_ping)
+            up = health_pb2.HealthCheckResponse.SERVING
+            await poll_until(lambda: _is(status, up), "health SERVING again", timeout=5)
+    finally:
+        await server.stop(grace=1.0)
+
+
+async def _is(status: Any, wanted: int) -> bool:
+    return bool(await status() == wanted)
