@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,3 +89,31 @@ def test_run_seeds_answers_the_printed_curls_stops_cleanly_and_keeps_data(tmp_pa
             }
     finally:
         _stop(second)
+
+
+def test_a_service_failing_at_start_up_shows_its_log_and_exits_non_zero(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cityos_devtools",
+                "run",
+                "--data-dir",
+                str(tmp_path),
+                "--gateway-port",
+                str(port),
+            ],
+            env={k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "S3_"))},
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "start-up failed: gateway exited with code" in done.stdout
+    assert str(tmp_path / "logs" / "gateway.log") in done.stdout
+    assert "address already in use" in done.stdout.lower(), "the tail of the gateway's log is shown"
+    assert "City OS is running" not in done.stdout
