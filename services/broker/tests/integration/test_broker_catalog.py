@@ -104,3 +104,11 @@ async def test_hosted_contexts_resolve_terms(client: Any) -> None:
     await client.call("DeleteContext", pb.ContextRequest(id=added.id))
     missing = await client.problem("ServeContext", pb.ContextRequest(id=added.id))
     assert missing.status == 404
+
+
+async def test_the_core_context_is_served_from_the_bundled_copy(client: Any) -> None:
+    url = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
+    served = await client.call("ServeContext", pb.ContextRequest(id=url))
+    assert orjson.loads(served.document.body)["@context"]["id"] == "@id"
+    refused = await client.problem("DeleteContext", pb.ContextRequest(id=url))
+    assert refused.status == 400

@@ -9,10 +9,10 @@ import orjson
 from cityos.broker.v1 import broker_pb2 as pb
 from cityos_runtime.problems import ProblemError
 
-from cityos_broker.ngsild.contexts import is_core_context_url
+from cityos_broker.ngsild.contexts import core_context, is_core_context_url
 from cityos_broker.store import utc_now
 from cityos_broker.store.contexts import HostedContext
-from cityos_broker.usecases.support import JSON, Rendering, Support, parse_object
+from cityos_broker.usecases.support import JSON, JSON_LD, Rendering, Support, parse_object
 
 HOSTED_PATH = "/ngsi-ld/v1/jsonldContexts/"
 
@@ -147,12 +147,17 @@ class CatalogUseCases:
         return pb.ContextResponse(document=pb.Document(body=orjson.dumps(body), content_type=JSON))
 
     async def serve_context(self, request: pb.ContextRequest) -> pb.ContextResponse:
+        if is_core_context_url(request.id):
+            body: Any = (
+                {"URL": request.id, "localId": "core", "kind": "Cached", "extraInfo": "built into the broker"}
+                if request.details
+                else core_context()
+            )
+            return pb.ContextResponse(document=pb.Document(body=orjson.dumps(body), content_type=JSON_LD))
         hosted = await self._s.store.contexts.describe(request.id)
         if hosted is not None:
-            body: Any = self._hosted_entry(hosted) if request.details else hosted.document
-            return pb.ContextResponse(
-                document=pb.Document(body=orjson.dumps(body), content_type="application/ld+json")
-            )
+            body = self._hosted_entry(hosted) if request.details else hosted.document
+            return pb.ContextResponse(document=pb.Document(body=orjson.dumps(body), content_type=JSON_LD))
         for cached in self._s.resolver.cached_entries():
             if cached.url == request.id:
                 body = (
@@ -160,9 +165,7 @@ class CatalogUseCases:
                     if request.details
                     else cached.document
                 )
-                return pb.ContextResponse(
-                    document=pb.Document(body=orjson.dumps(body), content_type="application/ld+json")
-                )
+                return pb.ContextResponse(document=pb.Document(body=orjson.dumps(body), content_type=JSON_LD))
         raise ProblemError("ResourceNotFound", f"no @context {request.id!r} is hosted or cached here")
 
     async def delete_context(self, request: pb.ContextRequest) -> pb.ContextResponse:
