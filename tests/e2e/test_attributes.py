@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -186,3 +187,41 @@ def test_delete_attribute_without_dataset_id_keeps_other_instances(api: httpx.Cl
     assert api.delete(f"/entities/{gauge}/attrs/waterLevel").status_code == 204
     levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
     assert [(item.get("datasetId"), item["value"]) for item in levels] == [(SENSOR_A, 3.3)]
+
+
+def test_partial_update_with_dataset_id_changes_only_that_instance(api: httpx.Client, gauge: str) -> None:
+    fragment = {"waterLevel": {"type": "Property", "value": 3.3, "datasetId": SENSOR_A}}
+    api.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
+    response = api.patch(f"/entities/{gauge}/attrs/waterLevel", json={"value": 9.9, "datasetId": SENSOR_A})
+    assert response.status_code == 204, response.text
+    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    assert {item.get("datasetId"): item["value"] for item in levels} == {None: 3.2, SENSOR_A: 9.9}
+
+
+def test_append_with_an_existing_dataset_id_replaces_that_instance(api: httpx.Client, gauge: str) -> None:
+    first = {"waterLevel": {"type": "Property", "value": 3.3, "datasetId": SENSOR_A}}
+    api.post(f"/entities/{gauge}/attrs", json=first).raise_for_status()
+    second = {"waterLevel": {"type": "Property", "value": 3.6, "datasetId": SENSOR_A}}
+    assert api.post(f"/entities/{gauge}/attrs", json=second).status_code == 204
+    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    assert {item.get("datasetId"): item["value"] for item in levels} == {None: 3.2, SENSOR_A: 3.6}
+
+
+def test_delete_of_a_missing_dataset_id_answers_404(api: httpx.Client, gauge: str) -> None:
+    response = api.delete(f"/entities/{gauge}/attrs/waterLevel", params={"datasetId": SENSOR_B})
+    assert_problem(response, 404, "ResourceNotFound")
+    assert api.get(f"/entities/{gauge}").json()["waterLevel"]["value"] == 3.2
+
+
+def test_concurrent_appends_of_different_attributes_are_all_kept(api: httpx.Client, gauge: str) -> None:
+    def append(n: int) -> int:
+        fragment = {f"reading{n}": {"type": "Property", "value": n}}
+        return api.post(f"/entities/{gauge}/attrs", json=fragment).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(append, range(24)))
+    assert set(codes) == {204}
+    body = api.get(f"/entities/{gauge}").json()
+    assert {key: body[key]["value"] for key in body if key.startswith("reading")} == {
+        f"reading{n}": n for n in range(24)
+    }

@@ -183,3 +183,25 @@ def test_adding_a_document_without_context_answers_400(api: httpx.Client) -> Non
     response = api.post("/jsonldContexts", json={"Gauge": HYDRO + "Gauge"})
     assert response.status_code == 400, response.text
     assert response.json()["type"] in {ERRORS + "BadRequestData", ERRORS + "InvalidRequest"}
+
+
+def test_context_url_answering_404_answers_503_ld_context_not_available(
+    api: httpx.Client, context_server: str
+) -> None:
+    missing = link(f"{context_server}/no-such-context.jsonld")
+    response = api.post(
+        "/entities", json=gauge_in_user_terms(f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"), headers=missing
+    )
+    assert_problem(response, 503, "LdContextNotAvailable")
+
+
+def test_discovery_compacts_names_with_the_callers_context(api: httpx.Client, context_server: str) -> None:
+    user_context = link(f"{context_server}/hydrology.jsonld")
+    entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
+    api.post("/entities", json=gauge_in_user_terms(entity_id), headers=user_context).raise_for_status()
+    assert api.get("/types", headers=user_context).json()["typeList"] == ["Gauge"]
+    assert api.get("/types").json()["typeList"] == [HYDRO + "Gauge"]
+    assert api.get("/attributes", headers=user_context).json()["attributeList"] == ["level"]
+    info = api.get("/types/Gauge", headers=user_context)
+    assert info.status_code == 200, info.text
+    assert info.json()["entityCount"] == 1

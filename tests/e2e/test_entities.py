@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -138,3 +139,38 @@ def test_create_entity_with_several_types_keeps_them_all(api: httpx.Client) -> N
     entity = gauge(entity_id) | {"type": ["WaterLevelGauge", "Device"]}
     api.post("/entities", json=entity).raise_for_status()
     assert sorted(api.get(f"/entities/{entity_id}").json()["type"]) == ["Device", "WaterLevelGauge"]
+
+
+def test_create_with_two_instances_of_one_dataset_id_answers_400(api: httpx.Client) -> None:
+    entity_id = new_id()
+    twice = {"type": "Property", "value": 1.0, "datasetId": "urn:ngsi-ld:Dataset:radar"}
+    entity = gauge(entity_id) | {"waterLevel": [twice, twice | {"value": 2.0}]}
+    assert_problem(api.post("/entities", json=entity), 400, "BadRequestData")
+    assert api.get(f"/entities/{entity_id}").status_code == 404
+
+
+def test_replace_with_another_id_in_the_body_answers_400(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    assert_problem(api.put(f"/entities/{entity_id}", json=gauge(new_id(), 1.0)), 400, "BadRequestData")
+    assert api.get(f"/entities/{entity_id}").json()["waterLevel"]["value"] == 3.2
+
+
+def test_retrieve_with_attrs_returns_only_those_attributes(api: httpx.Client) -> None:
+    entity_id = new_id()
+    api.post("/entities", json=gauge(entity_id)).raise_for_status()
+    response = api.get(f"/entities/{entity_id}", params={"attrs": "river,location"})
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"id", "type", "river", "location"}
+
+
+def test_concurrent_creates_of_one_id_let_exactly_one_win(api: httpx.Client) -> None:
+    entity_id = new_id()
+
+    def create(level: int) -> int:
+        return api.post("/entities", json=gauge(entity_id, float(level))).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(create, range(12)))
+    assert codes == [201] + [409] * 11
+    assert api.get(f"/entities/{entity_id}").status_code == 200

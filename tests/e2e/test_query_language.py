@@ -305,3 +305,85 @@ def test_post_query_pages_with_limit_and_count(city: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     assert len(response.json()) == 3
     assert response.headers["NGSILD-Results-Count"] == "5"
+
+
+@pytest.fixture
+def survey(api: httpx.Client) -> httpx.Client:
+    """The tenant's client, with one river survey holding list, vocab, language and DateTime values."""
+    survey = {
+        "id": "urn:ngsi-ld:RiverSurvey:s1",
+        "type": "RiverSurvey",
+        "note": {"type": "Property", "value": "bank eroded; path closed | detour"},
+        "tags": {"type": "Property", "value": ["erosion", "closure"]},
+        "depths": {"type": "ListProperty", "valueList": [1.2, 2.4, 3.1]},
+        "category": {"type": "VocabProperty", "vocab": "inspection"},
+        "title": {"type": "LanguageProperty", "languageMap": {"en": "Bank survey", "ja": "護岸調査"}},
+        "surveyedAt": {"type": "Property", "value": {"@type": "DateTime", "@value": "2026-05-01T09:00:00Z"}},
+        "flow": {"type": "Property", "value": 120, "unitCode": "MQS"},
+    }
+    response = api.post("/entities", json=survey)
+    assert response.status_code == 201, response.text
+    return api
+
+
+@pytest.mark.parametrize(
+    ("q", "matches"),
+    [
+        ('note=="bank eroded; path closed | detour"', True),
+        ('note=="bank eroded"', False),
+        ('tags=="closure"', True),
+        ('tags=="flood"', False),
+        ("depths==2.4", True),
+        ("depths>5", False),
+        ('category=="inspection"', True),
+        ('title=="Bank survey"', True),
+        ('title[ja]=="護岸調査"', True),
+        ('title[ja]=="Bank survey"', False),
+        ("surveyedAt>=2026-04-01T00:00:00Z", True),
+        ("surveyedAt<2026-04-01T00:00:00Z", False),
+        ('flow.unitCode=="MQS"', True),
+    ],
+    ids=[
+        "quoted-separators",
+        "quoted-prefix",
+        "array-any",
+        "array-none",
+        "list-property",
+        "list-none",
+        "vocab",
+        "language-any",
+        "language-chosen",
+        "language-other",
+        "datetime-after",
+        "datetime-before",
+        "unit-code",
+    ],
+)
+def test_q_matches_value_shapes_as_the_spec_says(survey: httpx.Client, q: str, matches: bool) -> None:
+    expected = {"urn:ngsi-ld:RiverSurvey:s1"} if matches else set()
+    assert found(survey, type="RiverSurvey", q=q) == expected
+
+
+def test_query_results_carry_sys_attrs_when_asked(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"id": G1, "attrs": "river", "options": "sysAttrs"})
+    assert response.status_code == 200, response.text
+    (entity,) = response.json()
+    assert {"createdAt", "modifiedAt"} <= set(entity)
+    assert {"createdAt", "modifiedAt"} <= set(entity["river"])
+
+
+def test_query_as_ld_json_gives_each_entity_its_context(city: httpx.Client) -> None:
+    response = city.get(
+        "/entities", params={"type": "WaterLevelGauge"}, headers={"Accept": "application/ld+json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/ld+json")
+    entities = response.json()
+    assert len(entities) == 5
+    assert all("@context" in entity for entity in entities)
+
+
+def test_results_count_header_is_absent_without_count(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"type": "WaterLevelGauge"})
+    assert response.status_code == 200, response.text
+    assert "NGSILD-Results-Count" not in response.headers
