@@ -27,7 +27,15 @@ HEALTH_INTERVAL_SECONDS = 5.0
 
 def connect_redis(url: str) -> Redis:
     """The Redis client every store component shares (raw bytes: orjson decodes them directly)."""
-    return Redis.from_url(url, decode_responses=False, health_check_interval=30, socket_keepalive=True)
+    # Timeouts turn a hung Redis into a prompt 503 instead of calls that wait for the gateway's deadline.
+    return Redis.from_url(
+        url,
+        decode_responses=False,
+        health_check_interval=30,
+        socket_keepalive=True,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+    )
 
 
 @dataclass(slots=True)
