@@ -205,3 +205,17 @@ def test_discovery_compacts_names_with_the_callers_context(api: httpx.Client, co
     info = api.get("/types/Gauge", headers=user_context)
     assert info.status_code == 200, info.text
     assert info.json()["entityCount"] == 1
+
+
+def test_response_names_the_context_it_was_compacted_with(api: httpx.Client, context_server: str) -> None:
+    context_url = f"{context_server}/hydrology.jsonld"
+    entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
+    api.post("/entities", json=gauge_in_user_terms(entity_id), headers=link(context_url)).raise_for_status()
+
+    as_json = api.get(f"/entities/{entity_id}", headers=link(context_url))
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.headers["Link"].startswith(f"<{context_url}>")
+
+    as_ld = api.get(f"/entities/{entity_id}", headers=link(context_url) | {"Accept": "application/ld+json"})
+    context = as_ld.json()["@context"]
+    assert context_url in (context if isinstance(context, list) else [context])

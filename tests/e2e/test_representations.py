@@ -83,7 +83,13 @@ def test_explicit_normalized_format_equals_the_default(api: httpx.Client, gauge:
 
 
 @pytest.mark.parametrize(
-    "params", [{"options": "keyValues"}, {"format": "keyValues"}], ids=["options", "format"]
+    "params",
+    [{"options": "keyValues"}, {"format": "keyValues"}, {"format": "simplified"}],
+    ids=[
+        "options",
+        "format",
+        "format-simplified",
+    ],  # "simplified" is the spec's other name (annex C examples)
 )
 def test_key_values_gives_bare_values(api: httpx.Client, gauge: str, params: dict[str, str]) -> None:
     response = api.get(f"/entities/{gauge}", params=params)
