@@ -49,10 +49,170 @@ class IdentityStub:
                 request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListTenantsRequest.SerializeToString,
                 response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListTenantsResponse.FromString,
                 _registered_method=True)
+        self.SuspendTenant = channel.unary_unary(
+                '/cityos.identity.v1.Identity/SuspendTenant',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.FromString,
+                _registered_method=True)
+        self.ResumeTenant = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ResumeTenant',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.FromString,
+                _registered_method=True)
+        self.DeleteTenant = channel.unary_unary(
+                '/cityos.identity.v1.Identity/DeleteTenant',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.FromString,
+                _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/cityos.identity.v1.Identity/CreateUser',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
+        self.GetUser = channel.unary_unary(
+                '/cityos.identity.v1.Identity/GetUser',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetUserRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListUsers',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.SetUserRoles = channel.unary_unary(
+                '/cityos.identity.v1.Identity/SetUserRoles',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserRolesRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
+        self.SetUserPassword = channel.unary_unary(
+                '/cityos.identity.v1.Identity/SetUserPassword',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserPasswordRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/cityos.identity.v1.Identity/DeleteUser',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.CreateClient = channel.unary_unary(
+                '/cityos.identity.v1.Identity/CreateClient',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateClientRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateClientResponse.FromString,
+                _registered_method=True)
+        self.GetClient = channel.unary_unary(
+                '/cityos.identity.v1.Identity/GetClient',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetClientRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Client.FromString,
+                _registered_method=True)
+        self.ListClients = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListClients',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListClientsRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListClientsResponse.FromString,
+                _registered_method=True)
+        self.DeleteClient = channel.unary_unary(
+                '/cityos.identity.v1.Identity/DeleteClient',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteClientRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/cityos.identity.v1.Identity/CreateApiKey',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListApiKeys',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/cityos.identity.v1.Identity/RevokeApiKey',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.VerifyApiKey = channel.unary_unary(
+                '/cityos.identity.v1.Identity/VerifyApiKey',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.VerifyApiKeyRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.VerifyApiKeyResponse.FromString,
+                _registered_method=True)
+        self.RecordConsent = channel.unary_unary(
+                '/cityos.identity.v1.Identity/RecordConsent',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RecordConsentRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ConsentRecord.FromString,
+                _registered_method=True)
+        self.WithdrawConsent = channel.unary_unary(
+                '/cityos.identity.v1.Identity/WithdrawConsent',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ConsentRecord.FromString,
+                _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListConsents',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentsResponse.FromString,
+                _registered_method=True)
+        self.ListConsentAudit = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListConsentAudit',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentAuditRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentAuditResponse.FromString,
+                _registered_method=True)
+        self.PutEntityPolicy = channel.unary_unary(
+                '/cityos.identity.v1.Identity/PutEntityPolicy',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.PutEntityPolicyRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.EntityPolicy.FromString,
+                _registered_method=True)
+        self.DeleteEntityPolicy = channel.unary_unary(
+                '/cityos.identity.v1.Identity/DeleteEntityPolicy',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteEntityPolicyRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListEntityPolicies = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListEntityPolicies',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListEntityPoliciesRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListEntityPoliciesResponse.FromString,
+                _registered_method=True)
+        self.SetPublicTypes = channel.unary_unary(
+                '/cityos.identity.v1.Identity/SetPublicTypes',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetPublicTypesRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.PublicTypes.FromString,
+                _registered_method=True)
+        self.PutSharingGrant = channel.unary_unary(
+                '/cityos.identity.v1.Identity/PutSharingGrant',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.PutSharingGrantRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SharingGrant.FromString,
+                _registered_method=True)
+        self.DeleteSharingGrant = channel.unary_unary(
+                '/cityos.identity.v1.Identity/DeleteSharingGrant',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteSharingGrantRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+                _registered_method=True)
+        self.ListSharingGrants = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListSharingGrants',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListSharingGrantsRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListSharingGrantsResponse.FromString,
+                _registered_method=True)
+        self.GetAccessPolicies = channel.unary_unary(
+                '/cityos.identity.v1.Identity/GetAccessPolicies',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetAccessPoliciesRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.AccessPolicies.FromString,
+                _registered_method=True)
         self.GetJwks = channel.unary_unary(
                 '/cityos.identity.v1.Identity/GetJwks',
                 request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
+                _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/cityos.identity.v1.Identity/RotateSigningKey',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.ListRevokedTokens = channel.unary_unary(
+                '/cityos.identity.v1.Identity/ListRevokedTokens',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListRevokedTokensRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListRevokedTokensResponse.FromString,
+                _registered_method=True)
+        self.HandleOAuthRequest = channel.unary_unary(
+                '/cityos.identity.v1.Identity/HandleOAuthRequest',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.HttpRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.HttpResponse.FromString,
                 _registered_method=True)
 
 
@@ -77,7 +237,201 @@ class IdentityServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuspendTenant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeTenant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTenant(self, request, context):
+        """Marks the tenant deleted and purges its identity data (clients, API keys, policies, grants,
+        memberships). The caller purges the other services' data through their own RPCs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserRoles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserPassword(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateClient(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClient(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClients(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteClient(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordConsent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawConsent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsentAudit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutEntityPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEntityPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEntityPolicies(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPublicTypes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutSharingGrant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSharingGrant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSharingGrants(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccessPolicies(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJwks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRevokedTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HandleOAuthRequest(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,10 +455,170 @@ def add_IdentityServicer_to_server(servicer, server):
                     request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListTenantsRequest.FromString,
                     response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListTenantsResponse.SerializeToString,
             ),
+            'SuspendTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuspendTenant,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.SerializeToString,
+            ),
+            'ResumeTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeTenant,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.SerializeToString,
+            ),
+            'DeleteTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenant,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.SerializeToString,
+            ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateUserRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetUserRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListUsersRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'SetUserRoles': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserRoles,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserRolesRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'SetUserPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserPassword,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserPasswordRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.SerializeToString,
+            ),
+            'CreateClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateClient,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateClientRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateClientResponse.SerializeToString,
+            ),
+            'GetClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClient,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetClientRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.Client.SerializeToString,
+            ),
+            'ListClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClients,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListClientsRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListClientsResponse.SerializeToString,
+            ),
+            'DeleteClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteClient,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteClientRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ApiKey.SerializeToString,
+            ),
+            'VerifyApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyApiKey,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.VerifyApiKeyRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.VerifyApiKeyResponse.SerializeToString,
+            ),
+            'RecordConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConsent,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RecordConsentRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ConsentRecord.SerializeToString,
+            ),
+            'WithdrawConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawConsent,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ConsentRecord.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentsRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentsResponse.SerializeToString,
+            ),
+            'ListConsentAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsentAudit,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentAuditRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentAuditResponse.SerializeToString,
+            ),
+            'PutEntityPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutEntityPolicy,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.PutEntityPolicyRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.EntityPolicy.SerializeToString,
+            ),
+            'DeleteEntityPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEntityPolicy,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteEntityPolicyRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListEntityPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEntityPolicies,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListEntityPoliciesRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListEntityPoliciesResponse.SerializeToString,
+            ),
+            'SetPublicTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPublicTypes,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetPublicTypesRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.PublicTypes.SerializeToString,
+            ),
+            'PutSharingGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSharingGrant,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.PutSharingGrantRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SharingGrant.SerializeToString,
+            ),
+            'DeleteSharingGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSharingGrant,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteSharingGrantRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.SerializeToString,
+            ),
+            'ListSharingGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSharingGrants,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListSharingGrantsRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListSharingGrantsResponse.SerializeToString,
+            ),
+            'GetAccessPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccessPolicies,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetAccessPoliciesRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.AccessPolicies.SerializeToString,
+            ),
             'GetJwks': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJwks,
                     request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.FromString,
                     response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'ListRevokedTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevokedTokens,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListRevokedTokensRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.ListRevokedTokensResponse.SerializeToString,
+            ),
+            'HandleOAuthRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleOAuthRequest,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.HttpRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.HttpResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -199,6 +713,789 @@ class Identity:
             _registered_method=True)
 
     @staticmethod
+    def SuspendTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/SuspendTenant',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ResumeTenant',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/DeleteTenant',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.TenantNameRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.Tenant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/CreateUser',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.CreateUserRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/GetUser',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.GetUserRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListUsers',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListUsersRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserRoles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/SetUserRoles',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserRolesRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/SetUserPassword',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserPasswordRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/DeleteUser',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/CreateClient',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.CreateClientRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.CreateClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/GetClient',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.GetClientRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.Client.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListClients',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListClientsRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/DeleteClient',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteClientRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/CreateApiKey',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.CreateApiKeyRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListApiKeys',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListApiKeysRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/RevokeApiKey',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/VerifyApiKey',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.VerifyApiKeyRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.VerifyApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/RecordConsent',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.RecordConsentRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ConsentRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/WithdrawConsent',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.WithdrawConsentRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ConsentRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListConsents',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentsRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsentAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListConsentAudit',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentAuditRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListConsentAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutEntityPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/PutEntityPolicy',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.PutEntityPolicyRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.EntityPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEntityPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/DeleteEntityPolicy',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteEntityPolicyRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEntityPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListEntityPolicies',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListEntityPoliciesRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListEntityPoliciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPublicTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/SetPublicTypes',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.SetPublicTypesRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.PublicTypes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSharingGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/PutSharingGrant',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.PutSharingGrantRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.SharingGrant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSharingGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/DeleteSharingGrant',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteSharingGrantRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSharingGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListSharingGrants',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListSharingGrantsRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListSharingGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccessPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/GetAccessPolicies',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.GetAccessPoliciesRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.AccessPolicies.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetJwks(request,
             target,
             options=(),
@@ -215,6 +1512,87 @@ class Identity:
             '/cityos.identity.v1.Identity/GetJwks',
             cityos_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
             cityos_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/RotateSigningKey',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevokedTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/ListRevokedTokens',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListRevokedTokensRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.ListRevokedTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleOAuthRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/HandleOAuthRequest',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.HttpRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.HttpResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""Redis persistence of the identity service (key layout in store/keys.py)."""

@@ -1,0 +1,150 @@
+"""Tenants and users in Redis: atomic creates, tenant purge, memberships, login-failure windows."""
+
+from __future__ import annotations
+
+import time
+
+from cityos_runtime.problems import ProblemError
+from redis.asyncio import Redis
+
+from cityos_identity.models import Tenant, User
+from cityos_identity.store import keys
+
+# Drop a tenant's membership from every member user, then the member index (all platform-slot keys).
+_PURGE_MEMBERS = """
+local ids = redis.call('SMEMBERS', KEYS[2])
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[1], id)
+  if raw then
+    local user = cjson.decode(raw)
+    if type(user['memberships']) == 'table' then
+      user['memberships'][ARGV[1]] = nil
+      if next(user['memberships']) == nil then user['memberships'] = cjson.decode('{}') end
+    end
+    redis.call('HSET', KEYS[1], id, cjson.encode(user))
+  end
+end
+redis.call('DEL', KEYS[2])
+return #ids
+"""
+
+
+class Directory:
+    """Tenant and user records (platform-wide, one hash tag) plus per-user failure windows."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._purge_members = redis.register_script(_PURGE_MEMBERS)
+
+    # ---- tenants ----
+
+    async def create_tenant(self, tenant: Tenant) -> Tenant:
+        """Store a new tenant; AlreadyExists when the name is taken (also by a deleted tenant)."""
+        now = int(time.time())
+        tenant.created_at = tenant.updated_at = now
+        if not await self._redis.hsetnx(keys.TENANTS, tenant.name, tenant.to_json()):
+            raise ProblemError("AlreadyExists", f"tenant {tenant.name!r} already exists")
+        return tenant
+
+    async def get_tenant(self, name: str) -> Tenant | None:
+        raw = await self._redis.hget(keys.TENANTS, name)
+        return Tenant.from_json(raw) if raw else None
+
+    async def require_tenant(self, name: str, *, live: bool = True) -> Tenant:
+        """The tenant, or NonexistentTenant (also for a deleted one when `live`)."""
+        tenant = await self.get_tenant(name)
+        if tenant is None or (live and tenant.state == "deleted"):
+            raise ProblemError("NonexistentTenant", f"tenant {name!r} does not exist")
+        return tenant
+
+    async def list_tenants(self) -> list[Tenant]:
+        raw = await self._redis.hgetall(keys.TENANTS)
+        return sorted((Tenant.from_json(v) for v in raw.values()), key=lambda t: t.name)
+
+    async def save_tenant(self, tenant: Tenant) -> Tenant:
+        tenant.updated_at = int(time.time())
+        await self._redis.hset(keys.TENANTS, tenant.name, tenant.to_json())
+        return tenant
+
+    async def purge_tenant(self, tenant: Tenant) -> None:
+        """Mark the tenant deleted and delete its identity data (clients, keys, policies, memberships)."""
+        tenant_keys = keys.TenantKeys(tenant.name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*tenant_keys.all())
+            await pipe.execute()
+        await self._purge_members(keys=[keys.USERS, keys.members(tenant.name)], args=[tenant.name])
+        tenant.state = "deleted"
+        await self.save_tenant(tenant)
+
+    # ---- users ----
+
+    async def create_user(self, user: User) -> User:
+        """Store a new user; AlreadyExists when the username is taken."""
+        user.created_at = int(time.time())
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(keys.USERNAMES, user.username, user.id)
+            pipe.hget(keys.USERNAMES, user.username)
+            claimed, owner = await pipe.execute()
+        if not claimed and owner != user.id:
+            raise ProblemError("AlreadyExists", f"username {user.username!r} is taken")
+        await self.save_user(user, previous=None)
+        return user
+
+    async def save_user(self, user: User, previous: User | None) -> None:
+        """Write the user and its membership index in one transaction."""
+        old = set(previous.memberships) if previous else set()
+        new = set(user.memberships)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.USERS, user.id, user.to_json())
+            for tenant in old - new:
+                pipe.srem(keys.members(tenant), user.id)
+            for tenant in new:
+                pipe.sadd(keys.members(tenant), user.id)
+            await pipe.execute()
+
+    async def get_user(self, user_id: str) -> User | None:
+        raw = await self._redis.hget(keys.USERS, user_id)
+        return User.from_json(raw) if raw else None
+
+    async def find_user(self, username: str) -> User | None:
+        user_id = await self._redis.hget(keys.USERNAMES, username)
+        return await self.get_user(keys.text(user_id)) if user_id else None
+
+    async def list_members(self, tenant: str) -> list[User]:
+        ids = sorted(keys.texts(await self._redis.smembers(keys.members(tenant))))
+        if not ids:
+            return []
+        raws = await self._redis.hmget(keys.USERS, ids)
+        return [User.from_json(raw) for raw in raws if raw]
+
+    async def delete_user(self, user: User) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.USERS, user.id)
+            pipe.hdel(keys.USERNAMES, user.username)
+            for tenant in user.memberships:
+                pipe.srem(keys.members(tenant), user.id)
+            pipe.delete(keys.failures(user.id), keys.consents(user.id), keys.oauth_consent(user.id))
+            await pipe.execute()
+
+    # ---- login failures ----
+
+    async def failures(self, user_id: str, window: int) -> list[float]:
+        """Timestamps of the user's failed logins within the last `window` seconds."""
+        now = time.time()
+        found = await self._redis.zrangebyscore(keys.failures(user_id), now - window, "+inf", withscores=True)
+        return [score for _, score in keys.scored(found)]
+
+    async def record_failure(self, user_id: str, window: int) -> list[float]:
+        """Add a failed login and return the failures within the window."""
+        now = time.time()
+        key = keys.failures(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {f"{now:.6f}": now})
+            pipe.zremrangebyscore(key, "-inf", now - window)
+            pipe.expire(key, window)
+            pipe.zrange(key, 0, -1, withscores=True)
+            replies = await pipe.execute()
+        return [score for _, score in keys.scored(replies[-1])]
+
+    async def clear_failures(self, user_id: str) -> None:
+        await self._redis.delete(keys.failures(user_id))

@@ -1,0 +1,84 @@
+"""Entity-type policies, public types and sharing grants, versioned per tenant for the gateway's cache."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from cityos_identity.models import EntityPolicy, SharingGrant
+from cityos_identity.store import keys
+from cityos_identity.store.keys import TenantKeys
+
+
+class Policies:
+    """Per-tenant policy records; sharing grants live platform-wide (they join two tenants)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def put_policy(self, policy: EntityPolicy) -> None:
+        tk = TenantKeys(policy.tenant)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(tk.policies, policy.client_id, policy.to_json())
+            pipe.incr(tk.policy_version)
+            await pipe.execute()
+
+    async def delete_policy(self, tenant: str, client_id: str) -> bool:
+        tk = TenantKeys(tenant)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(tk.policies, client_id)
+            pipe.incr(tk.policy_version)
+            deleted, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def list_policies(self, tenant: str) -> list[EntityPolicy]:
+        raw = await self._redis.hgetall(TenantKeys(tenant).policies)
+        return sorted((EntityPolicy.from_json(v) for v in raw.values()), key=lambda p: p.client_id)
+
+    async def set_public_types(self, tenant: str, types: list[str]) -> None:
+        tk = TenantKeys(tenant)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(tk.public)
+            if types:
+                pipe.sadd(tk.public, *types)
+            pipe.incr(tk.policy_version)
+            await pipe.execute()
+
+    async def public_types(self, tenant: str) -> list[str]:
+        return sorted(keys.texts(await self._redis.smembers(TenantKeys(tenant).public)))
+
+    async def put_grant(self, grant: SharingGrant) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.SHARING, f"{grant.owner}|{grant.grantee}", grant.to_json())
+            await pipe.execute()
+        await self._bump(grant.owner)
+
+    async def delete_grant(self, owner: str, grantee: str) -> bool:
+        deleted = bool(await self._redis.hdel(keys.SHARING, f"{owner}|{grantee}"))
+        await self._bump(owner)
+        return deleted
+
+    async def list_grants(self, owner: str = "", grantee: str = "") -> list[SharingGrant]:
+        """Grants filtered by owner and/or grantee (the platform holds few: one per tenant pair at most)."""
+        raw = await self._redis.hgetall(keys.SHARING)
+        grants = [SharingGrant.from_json(v) for v in raw.values()]
+        return sorted(
+            (g for g in grants if (not owner or g.owner == owner) and (not grantee or g.grantee == grantee)),
+            key=lambda g: (g.owner, g.grantee),
+        )
+
+    async def purge_grants(self, tenant: str) -> None:
+        """Drop every grant the tenant gives or receives (tenant deletion)."""
+        raw = await self._redis.hgetall(keys.SHARING)
+        doomed = [k for k in keys.texts(raw) if tenant in k.split("|")]
+        if doomed:
+            await self._redis.hdel(keys.SHARING, *doomed)
+            for owner in {k.split("|")[0] for k in doomed}:
+                await self._bump(owner)
+
+    async def version(self, tenant: str) -> int:
+        return int(await self._redis.get(TenantKeys(tenant).policy_version) or 0)
+
+    async def _bump(self, tenant: str) -> None:
+        # The version is a cache key only: bumping it after the grant write is safe (a stale read
+        # at worst refetches once more).
+        await self._redis.incr(TenantKeys(tenant).policy_version)

@@ -1,0 +1,151 @@
+"""Users: residents and staff, their tenant roles, passwords and login checks with lockout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from cityos.identity.v1 import identity_pb2 as pb
+from cityos_runtime.problems import ProblemError
+
+from cityos_identity import convert
+from cityos_identity.caller import Caller
+from cityos_identity.lockout import LockoutPolicy
+from cityos_identity.models import User, validate_roles, validate_tenant, validate_username
+from cityos_identity.passwords import PasswordHasher, check_password_policy
+from cityos_identity.stores import Stores
+
+_log = logging.getLogger("cityos.identity.login")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A successful login's user, or why it failed (`locked_for` > 0 when locked out)."""
+
+    user: User | None
+    locked_for: int = 0
+
+
+class UserUseCases:
+    """User management (tenant admins for their tenant's members) and password checks."""
+
+    def __init__(self, stores: Stores, hasher: PasswordHasher, lockout: LockoutPolicy) -> None:
+        self._s = stores
+        self._hasher = hasher
+        self._lockout = lockout
+
+    async def _hash(self, password: str) -> str:
+        check_password_policy(password)
+        # scrypt takes tens of milliseconds: keep it off the event loop.
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def create(self, caller: Caller, request: pb.CreateUserRequest) -> pb.User:
+        memberships = {validate_tenant(m.tenant): validate_roles(list(m.roles)) for m in request.memberships}
+        memberships = {t: r for t, r in memberships.items() if r}
+        if request.platform_admin:
+            caller.require_platform_admin()
+        elif not memberships:
+            caller.require_platform_admin()  # a user of no tenant can only be made by a platform admin
+        for tenant in memberships:
+            caller.require_tenant_admin(tenant)
+            await self._s.directory.require_tenant(tenant)
+        user = User(
+            id="u-" + secrets.token_hex(16),
+            username=validate_username(request.username),
+            password_hash=await self._hash(request.password),
+            display_name=request.display_name.strip()[:200],
+            email=request.email.strip()[:320],
+            memberships=memberships,
+            platform_admin=request.platform_admin,
+        )
+        return convert.user(await self._s.directory.create_user(user))
+
+    async def _find(self, user_id: str) -> User:
+        user = await self._s.directory.get_user(user_id)
+        if user is None:
+            raise ProblemError("ResourceNotFound", f"user {user_id!r} not found")
+        return user
+
+    async def get(self, caller: Caller, request: pb.GetUserRequest) -> pb.User:
+        user = await self._find(request.id)
+        caller.require_self_or_admin(user.id, list(user.memberships))
+        return convert.user(user, await self._locked_until(user))
+
+    async def list(self, caller: Caller, request: pb.ListUsersRequest) -> pb.ListUsersResponse:
+        tenant = validate_tenant(request.tenant)
+        caller.require_tenant_admin(tenant)
+        return pb.ListUsersResponse(
+            users=[convert.user(u) for u in await self._s.directory.list_members(tenant)]
+        )
+
+    async def set_roles(self, caller: Caller, request: pb.SetUserRolesRequest) -> pb.User:
+        tenant = validate_tenant(request.tenant)
+        caller.require_tenant_admin(tenant)
+        await self._s.directory.require_tenant(tenant)
+        user = await self._find(request.id)
+        previous = User.from_json(user.to_json())
+        roles = validate_roles(list(request.roles))
+        if roles:
+            user.memberships[tenant] = roles
+        else:
+            user.memberships.pop(tenant, None)
+        await self._s.directory.save_user(user, previous)
+        return convert.user(user)
+
+    async def set_password(self, caller: Caller, request: pb.SetUserPasswordRequest) -> pb.User:
+        user = await self._find(request.id)
+        if user.platform_admin and caller.subject != user.id:
+            caller.require_platform_admin()
+        caller.require_self_or_admin(user.id, list(user.memberships))
+        previous = User.from_json(user.to_json())
+        user.password_hash = await self._hash(request.password)
+        await self._s.directory.save_user(user, previous)
+        await self._s.directory.clear_failures(user.id)
+        return convert.user(user)
+
+    async def delete(self, caller: Caller, request: pb.DeleteUserRequest) -> pb.DeleteResponse:
+        user = await self._s.directory.get_user(request.id)
+        if user is None:
+            return pb.DeleteResponse(deleted=False)
+        if user.platform_admin or not user.memberships:
+            caller.require_platform_admin()
+        else:
+            for tenant in user.memberships:
+                caller.require_tenant_admin(tenant)
+        await self._s.directory.delete_user(user)
+        return pb.DeleteResponse(deleted=True)
+
+    async def _locked_until(self, user: User) -> int:
+        failures = await self._s.directory.failures(user.id, self._lockout.window)
+        wait = self._lockout.retry_after(failures, time.time())
+        return int(time.time()) + wait if wait else 0
+
+    async def login(self, username: str, password: str) -> LoginResult:
+        """Check a password with lockout; unknown users cost the same time as known ones."""
+        try:
+            name = validate_username(username)
+        except ProblemError:
+            return LoginResult(None)
+        user = await self._s.directory.find_user(name)
+        if user is None or user.disabled:
+            await asyncio.to_thread(self._hasher.dummy_verify, password)
+            return LoginResult(None)
+        failures = await self._s.directory.failures(user.id, self._lockout.window)
+        wait = self._lockout.retry_after(failures, time.time())
+        if wait:
+            _log.warning("login refused: account locked", extra={"event": "login_locked", "user": user.id})
+            return LoginResult(None, locked_for=wait)
+        if await asyncio.to_thread(self._hasher.verify, user.password_hash, password):
+            await self._s.directory.clear_failures(user.id)
+            if self._hasher.needs_rehash(user.password_hash):
+                previous = User.from_json(user.to_json())
+                user.password_hash = await asyncio.to_thread(self._hasher.hash, password)
+                await self._s.directory.save_user(user, previous)
+            return LoginResult(user)
+        failures = await self._s.directory.record_failure(user.id, self._lockout.window)
+        wait = self._lockout.retry_after(failures, time.time())
+        _log.warning("login failed", extra={"event": "login_failed", "user": user.id, "locked": bool(wait)})
+        return LoginResult(None, locked_for=wait)

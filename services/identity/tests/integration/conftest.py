@@ -1,0 +1,67 @@
+"""Integration fixtures: a real identity service (grpc.aio on 127.0.0.1:0) over a real Redis / Valkey."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+import pytest
+from cityos.identity.v1 import identity_pb2_grpc
+from cityos_identity.config import IdentitySettings
+from cityos_identity.passwords import ScryptParams
+from cityos_identity.server import IdentityServer, build_server
+from cityos_identity.testing import ADMIN_PASSWORD
+from cityos_runtime.problems import ProblemError, problem_from_rpc_error
+from cityos_runtime.telemetry import setup_telemetry
+
+ISSUER = "http://127.0.0.1:8080"
+# Cheap scrypt for tests (the production cost is exercised in the unit tests).
+FAST_SCRYPT = ScryptParams(n=2**10, r=8, p=1)
+
+
+@asynccontextmanager
+async def running_identity(
+    redis_url: str, tenant: str, **env: str
+) -> AsyncIterator[tuple[IdentityServer, Any]]:
+    """Start the identity service on a free port; yields (server, stub) and stops it gracefully."""
+    settings = IdentitySettings.from_env(
+        environ={
+            "REDIS_URL": redis_url,
+            "IDENTITY_GRPC_HOST": "127.0.0.1",
+            "IDENTITY_GRPC_PORT": "0",
+            "IDENTITY_ISSUER": ISSUER,
+            "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "CITYOS_DEFAULT_TENANT": tenant,
+            "IDENTITY_KEY_ENCRYPTION_SECRET": "a-test-secret-of-32-characters!!",
+            **env,
+        }
+    )
+    server = build_server(settings, setup_telemetry("identity-test"), scrypt=FAST_SCRYPT)
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield server, identity_pb2_grpc.IdentityStub(channel)
+    finally:
+        await server.stop(grace=1.0)
+
+
+@pytest.fixture
+async def identity(redis_url: str, unique_tenant: str) -> AsyncIterator[tuple[IdentityServer, Any]]:
+    """A running identity service whose bootstrap tenant is a fresh tenant (so tests never share data)."""
+    async with running_identity(redis_url, unique_tenant) as running:
+        yield running
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+async def problem(call: Any) -> ProblemError:
+    """The ProblemDetails of a call that must fail."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return problem_from_rpc_error(error)
+    raise AssertionError("the call unexpectedly succeeded")
