@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from cityos_devtools import embedded
 from cityos_devtools.embedded import EmbeddedS3, EmbeddedServerError, EmbeddedValkey
 from cityos_devtools.processes import free_port
 from cityos_devtools.settings import S3Settings
@@ -56,6 +57,22 @@ def test_valkey_on_a_taken_port_fails_with_its_log(tmp_path: Path) -> None:
         with pytest.raises(EmbeddedServerError, match=r"(?i)address already in use"):
             taken.start()
         assert not taken.running
+
+
+def test_valkey_retries_on_a_new_port_when_its_port_is_taken_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        ports = iter([taken])
+        monkeypatch.setattr(embedded, "free_port", lambda: next(ports, None) or free_port())
+        with EmbeddedValkey(tmp_path) as server:
+            assert server.port != taken
+            with redis.Redis.from_url(server.url) as client:
+                assert client.ping()
+    assert "address already in use" in (tmp_path / "valkey.log").read_text().lower()
 
 
 def test_valkey_dies_with_its_parent(tmp_path: Path) -> None:

@@ -60,27 +60,61 @@ class _ChildServer:
 
     def start(self) -> Self:
         """Start the server and wait until it answers; retries on a port race when the port was 0."""
+        for attempt in self._attempts():
+            offset = self._launch()
+            ready = wait_for(self._answers, self._require_proc(), self.startup_timeout)
+            if self._settle(ready, attempt, offset):
+                return self
+        raise AssertionError("unreachable: the last attempt raises")
+
+    async def start_async(self) -> Self:
+        """`start` without blocking the event loop."""
+        for attempt in self._attempts():
+            # Fork on the loop's own thread: Linux sends the death signal when the *forking thread* exits,
+            # and a worker thread of asyncio.to_thread may exit long before this process does.
+            offset = self._launch()
+            ready = await asyncio.to_thread(
+                wait_for, self._answers, self._require_proc(), self.startup_timeout
+            )
+            if await asyncio.to_thread(self._settle, ready, attempt, offset):
+                return self
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def _attempts(self) -> range:
         if self._proc is not None:
             raise EmbeddedServerError(f"{self.name} is already started")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        attempts = _BIND_RETRIES if self.requested_port == 0 else 1
-        for attempt in range(1, attempts + 1):
-            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-            proc = spawn(self._argv(), self.log_path, cwd=self.data_dir, death_signal=self._death_signal())
-            self._proc = proc
-            atexit.register(self.stop)
-            if wait_for(self._answers, proc, self.startup_timeout):
-                self._after_start()
-                return self
-            self.stop()
-            log = self._log_since(offset)
-            if attempt < attempts and any(marker in log.lower() for marker in _ADDRESS_IN_USE):
-                continue  # another process took our port between choosing and binding it
-            raise EmbeddedServerError(
-                f"{self.name} did not start within {self.startup_timeout:g}s "
-                f"(log {self.log_path}):\n{tail(self.log_path)}"
-            )
-        raise AssertionError("unreachable")
+        return range(1, (_BIND_RETRIES if self.requested_port == 0 else 1) + 1)
+
+    def _launch(self) -> int:
+        """Spawn the server; returns the log size before it, so its own lines can be read back."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._proc = spawn(self._argv(), self.log_path, cwd=self.data_dir, death_signal=self._death_signal())
+        atexit.register(self.stop)
+        return offset
+
+    def _require_proc(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            raise EmbeddedServerError(f"{self.name} is not started")
+        return self._proc
+
+    def _settle(self, ready: bool, attempt: int, offset: int) -> bool:
+        """True when started; False to retry on a port race; EmbeddedServerError otherwise."""
+        if ready:
+            self._after_start()
+            return True
+        code = self._require_proc().poll()
+        self.stop()
+        log = self._log_since(offset)
+        port_race = any(marker in log.lower() for marker in _ADDRESS_IN_USE)
+        if port_race and self.requested_port == 0 and attempt < _BIND_RETRIES:
+            return False  # another process took our port between choosing and binding it
+        why = (
+            f"exited with code {code}"
+            if code is not None
+            else f"did not answer within {self.startup_timeout:g}s"
+        )
+        raise EmbeddedServerError(f"{self.name} {why} (log {self.log_path}):\n{tail(self.log_path)}")
 
     def stop(self) -> None:
         """Stop the server (gracefully first) and wait for it to exit; safe to call twice."""
@@ -116,7 +150,7 @@ class _ChildServer:
         self.stop()
 
     async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
+        return await self.start_async()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -65,7 +65,11 @@ def spawn(
     cwd: Path | None = None,
     death_signal: signal.Signals = signal.SIGTERM,
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session with stdout+stderr appended to `log_path`; it dies with us."""
+    """Start `argv` in its own session with stdout+stderr appended to `log_path`; it dies with us.
+
+    Linux sends the death signal when the thread that forked exits: call this from a long-lived thread
+    (the main thread or an event loop's), not from a pool worker.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         # Own session: a terminal Ctrl-C reaches only the parent, which then stops children in order.
