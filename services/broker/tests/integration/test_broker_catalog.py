@@ -112,3 +112,15 @@ async def test_the_core_context_is_served_from_the_bundled_copy(client: Any) -> 
     assert orjson.loads(served.document.body)["@context"]["id"] == "@id"
     refused = await client.problem("DeleteContext", pb.ContextRequest(id=url))
     assert refused.status == 400
+
+
+async def test_attribute_kinds_are_reported_per_type(client: Any) -> None:
+    bus = entity(1, "Bus", depot="Kita")
+    plough = {**entity(1, "Plough"), "depot": {"type": "Relationship", "object": "urn:ngsi-ld:Depot:1"}}
+    await client.batch(pb.BATCH_OPERATION_CREATE, [bus, plough])
+    bus_info = await client.document("RetrieveType", pb.DiscoveryRequest(name="Bus"))
+    assert bus_info["attributeDetails"][0]["attributeTypes"] == ["Property"]
+    plough_info = await client.document("RetrieveType", pb.DiscoveryRequest(name="Plough"))
+    assert plough_info["attributeDetails"][0]["attributeTypes"] == ["Relationship"]
+    depot = await client.document("RetrieveAttribute", pb.DiscoveryRequest(name="depot"))
+    assert depot["attributeTypes"] == ["Property", "Relationship"]

@@ -34,7 +34,8 @@ class AttributeInfo:
 
 
 class Discovery:
-    """Reads the `types`, `typeattrs:*`, `attrs` and `attrkinds:*` counters the write script maintains."""
+    """Reads the counters the write script maintains: `types`, `typeattrs:*`, `typeattrkinds:*`, `attrs`,
+    `attrkinds:*`."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -58,6 +59,15 @@ class Discovery:
             TypeInfo(iri, counts[iri], tuple(sorted(as_text(a) for a in row)))
             for iri, row in zip(iris, rows, strict=True)
         ]
+
+    async def type_attribute_kinds(self, tenant: str, type_iri: str) -> dict[str, tuple[str, ...]]:
+        """Attribute IRI -> the NGSI-LD kinds its instances have in entities of one type."""
+        fields = await self._redis.hkeys(TenantKeys(tenant).type_attr_kinds(type_iri))
+        kinds: dict[str, set[str]] = {}
+        for raw in fields:
+            kind, _, attr_iri = as_text(raw).partition(" ")
+            kinds.setdefault(attr_iri, set()).add(kind)
+        return {attr: tuple(sorted(found)) for attr, found in kinds.items()}
 
     async def attribute_counts(self, tenant: str) -> dict[str, int]:
         """Attribute IRI -> number of attribute instances, for every attribute in use."""

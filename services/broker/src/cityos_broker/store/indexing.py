@@ -123,16 +123,23 @@ def index_entries(keys: TenantKeys, entity: Mapping[str, Any]) -> IndexEntries:
             continue
         members.add(keys.attr_index(attr_iri))
         counters[(keys.attrs, attr_iri)] = len(instances)
-        kinds_key = keys.attr_kinds(attr_iri)
+        kinds: dict[str, int] = {}
         geometries: list[Mapping[str, Any]] = []
         for instance in instances:
             kind = str(instance.get("type", "Property"))
-            counters[(kinds_key, kind)] = counters.get((kinds_key, kind), 0) + 1
+            kinds[kind] = kinds.get(kind, 0) + 1
             value = instance.get("value")
             if kind == GEO_PROPERTY and isinstance(value, Mapping):
                 geometries.append(value)
+        kinds_key = keys.attr_kinds(attr_iri)
+        for kind, count in kinds.items():
+            counters[(kinds_key, kind)] = count
         for type_iri in types:
             counters[(keys.type_attrs(type_iri), attr_iri)] = 1
+            # "<kind> <attribute IRI>" (IRIs hold no spaces): the kinds an attribute has within a type.
+            type_kinds_key = keys.type_attr_kinds(type_iri)
+            for kind, count in kinds.items():
+                counters[(type_kinds_key, f"{kind} {attr_iri}")] = count
         number = _sole_number(instances)
         if number is None:
             # Not one plain number: `q` range pre-filters must keep the entity as a candidate.

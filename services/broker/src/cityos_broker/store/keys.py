@@ -55,6 +55,9 @@ class TenantKeys:
     def type_attrs(self, type_iri: str) -> str:
         return f"{self.prefix}typeattrs:{type_iri}"
 
+    def type_attr_kinds(self, type_iri: str) -> str:
+        return f"{self.prefix}typeattrkinds:{type_iri}"
+
     def attr_kinds(self, attr_iri: str) -> str:
         return f"{self.prefix}attrkinds:{attr_iri}"
 

@@ -58,9 +58,7 @@ class CatalogUseCases:
         if not found:
             raise ProblemError("ResourceNotFound", f"no entity has the type {request.name!r}")
         info = found[0]
-        attributes = {
-            a.iri: a for a in await self._s.store.discovery.attributes(tenant, list(info.attributes))
-        }
+        kinds = await self._s.store.discovery.type_attribute_kinds(tenant, iri)
         body = {
             "id": iri,
             "type": "EntityTypeInfo",
@@ -71,7 +69,7 @@ class CatalogUseCases:
                     "id": attr,
                     "type": "Attribute",
                     "attributeName": terms.compact(attr),
-                    "attributeTypes": list(attributes[attr].kinds) if attr in attributes else [],
+                    "attributeTypes": list(kinds.get(attr, ())),
                 }
                 for attr in info.attributes
             ],

@@ -52,6 +52,8 @@ def test_entries_cover_types_attributes_counters_and_points() -> None:
     assert entries.counters[(KEYS.attrs, A)] == 2  # instance count
     assert entries.counters[(KEYS.attr_kinds(A), "Property")] == 2
     assert entries.counters[(KEYS.type_attrs(U), LOC)] == 1
+    assert entries.counters[(KEYS.type_attr_kinds(T), f"GeoProperty {LOC}")] == 1
+    assert entries.counters[(KEYS.type_attr_kinds(U), f"Property {A}")] == 2
     assert entries.points == {KEYS.geo(LOC): (141.35, 43.06)}
 
 
