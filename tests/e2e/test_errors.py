@@ -72,6 +72,36 @@ def test_attribute_without_value_answers_400_bad_request_data(api: httpx.Client)
     assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
 
 
+_POLYGON_NOT_CLOSED = {"type": "Polygon", "coordinates": [[[141, 43], [142, 43], [142, 44]]]}
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        {"type": "GeoProperty", "value": _POLYGON_NOT_CLOSED},
+        {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [200, 43]}},
+        {"type": "GeoProperty", "value": {"type": "Pointy", "coordinates": [141, 43]}},
+        {"type": "Property", "value": 1, "observedAt": "yesterday"},
+        {"type": "Property", "value": 1, "datasetId": "not a uri"},
+        {"type": "Relationship", "object": "not a uri"},
+        {"type": "Propertyy", "value": 1},
+    ],
+    ids=[
+        "open-polygon",
+        "longitude-out-of-range",
+        "unknown-geometry",
+        "observed-at-not-a-datetime",
+        "dataset-id-not-a-uri",
+        "object-not-a-uri",
+        "unknown-attribute-type",
+    ],
+)
+def test_invalid_attribute_answers_400_bad_request_data(
+    api: httpx.Client, attribute: dict[str, object]
+) -> None:
+    assert_problem(api.post("/entities", json=entity() | {"site": attribute}), 400, "BadRequestData")
+
+
 def test_path_id_that_is_not_a_uri_answers_400_bad_request_data(api: httpx.Client) -> None:
     assert_problem(api.get("/entities/not-a-uri"), 400, "BadRequestData")
 
@@ -98,8 +128,16 @@ def test_bad_q_syntax_answers_400(api: httpx.Client, q: str) -> None:
         {"georel": "within", "geometry": "Circle", "coordinates": "[141.35,43.06]"},
         {"georel": "within", "geometry": "Polygon", "coordinates": "[141.35,43.06]"},
         {"georel": "near;maxDistance==100", "geometry": "Point"},
+        {"georel": "near;maxDistance==100", "geometry": "Point", "coordinates": "[200,100]"},
     ],
-    ids=["unknown-georel", "bad-distance", "unknown-geometry", "coordinates-mismatch", "no-coordinates"],
+    ids=[
+        "unknown-georel",
+        "bad-distance",
+        "unknown-geometry",
+        "coordinates-mismatch",
+        "no-coordinates",
+        "out-of-range",
+    ],
 )
 def test_bad_geo_query_answers_400(api: httpx.Client, params: dict[str, str]) -> None:
     response = api.get("/entities", params={"type": "Sensor", **params})

@@ -239,3 +239,17 @@ def test_geo_json_key_values_has_bare_properties(api: httpx.Client, gauge: str) 
     )
     assert response.status_code == 200, response.text
     assert response.json()["properties"]["waterLevel"] == 3.2
+
+
+def test_system_attributes_in_the_input_are_ignored(api: httpx.Client) -> None:
+    entity_id = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
+    entity = {
+        "id": entity_id,
+        "type": "WaterLevelGauge",
+        "createdAt": "1999-01-01T00:00:00Z",
+        "waterLevel": {"type": "Property", "value": 1.0, "modifiedAt": "1999-01-01T00:00:00Z"},
+    }
+    assert api.post("/entities", json=entity).status_code == 201
+    body = api.get(f"/entities/{entity_id}", params={"options": "sysAttrs"}).json()
+    assert datetime.fromisoformat(body["createdAt"]).year > 1999
+    assert datetime.fromisoformat(body["waterLevel"]["modifiedAt"]).year > 1999
