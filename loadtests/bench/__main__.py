@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-connections", type=int, default=4, help="connections for batch requests (4)")
     p.add_argument("--smoke", action="store_true", help="tiny and fast: 200 entities, 1 s per figure")
     p.add_argument("--profile", action="store_true", help="py-spy the broker and gateway during each figure")
+    p.add_argument("--profile-native", action="store_true", help="with --profile: include C frames")
     p.add_argument("--out", type=Path, default=Path("reports"), help="where bench.json and bench.png go")
     return p
 
@@ -58,6 +59,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
         batch_connections=args.batch_connections,
         load_budget_s=args.load_budget,
         profile_dir=args.out / "profiles" if args.profile else None,
+        profile_native=args.profile_native,
         work_dir=work_dir,
     )
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,17 @@ def _read_port(path: Path) -> int | None:
         return None
 
 
+@dataclass(frozen=True)
+class BaselineServers:
+    """The running bare pipeline: its HTTP base URL and the pid of each side."""
+
+    url: str
+    pids: dict[str, int]
+
+
 @contextlib.contextmanager
-def baseline_pipeline(redis_url: str, work_dir: Path, repo_root: Path) -> Iterator[str]:
-    """Start the gRPC and HTTP sides as child processes; yield the HTTP base URL; stop both on exit."""
+def baseline_pipeline(redis_url: str, work_dir: Path, repo_root: Path) -> Iterator[BaselineServers]:
+    """Start the gRPC and HTTP sides as child processes; yield where they are; stop both on exit."""
     work_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(repo_root)}
     procs: list[subprocess.Popen[bytes]] = []
@@ -162,7 +171,8 @@ def baseline_pipeline(redis_url: str, work_dir: Path, repo_root: Path) -> Iterat
         http_port = _start(
             ["http", "--grpc-address", f"127.0.0.1:{grpc_port}"], "http", work_dir, repo_root, env, procs
         )
-        yield f"http://127.0.0.1:{http_port}"
+        pids = {"baseline-grpc": procs[0].pid, "baseline-http": procs[1].pid}
+        yield BaselineServers(f"http://127.0.0.1:{http_port}", pids)
     finally:
         for proc in reversed(procs):
             stop_process(proc, timeout=10.0)

@@ -78,6 +78,7 @@ class Figure:
     ratio_to_baseline: float | None = None
     status_counts: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    cpu_cores: dict[str, float] = field(default_factory=dict)  # cores each process used meanwhile
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:

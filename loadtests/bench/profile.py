@@ -34,8 +34,14 @@ def py_spy() -> str | None:
 
 
 @contextlib.contextmanager
-def profiling(pids: Mapping[str, int], figure: str, out_dir: Path) -> Iterator[list[ProfileSummary]]:
-    """Record each pid (by role) while the body runs; the list is filled with summaries on exit."""
+def profiling(
+    pids: Mapping[str, int], figure: str, out_dir: Path, *, native: bool = False
+) -> Iterator[list[ProfileSummary]]:
+    """Record each pid (by role) while the body runs; the list is filled with summaries on exit.
+
+    `native` adds C frames (uvloop, grpc's core, orjson): slower to sample, but it shows what the Python-only
+    view books to the event loop's `run` frame or to grpc's poller thread.
+    """
     exe = py_spy()
     summaries: list[ProfileSummary] = []
     if exe is None or not pids:
@@ -46,7 +52,7 @@ def profiling(pids: Mapping[str, int], figure: str, out_dir: Path) -> Iterator[l
     for role, pid in pids.items():
         raw = out_dir / f"{figure}-{role}.txt"
         argv = [exe, "record", "--pid", str(pid), "--rate", str(_RATE_HZ), "--format", "raw"]
-        argv += ["--output", str(raw), "--nonblocking"]
+        argv += ["--output", str(raw), *(["--native"] if native else ["--nonblocking"])]
         log = (out_dir / f"{figure}-{role}.log").open("wb")
         with log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)

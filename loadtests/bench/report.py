@@ -58,9 +58,24 @@ def render_table(rows: Sequence[Sequence[str]], columns: Sequence[str] = _COLUMN
     return "\n".join(out)
 
 
+def cpu_table(figures: Sequence[Figure]) -> str:
+    """Cores each process used while each figure was measured (interleaved figures share one meter)."""
+    roles: list[str] = []
+    for f in figures:
+        roles.extend(r for r in f.cpu_cores if r not in roles)
+    rows = [
+        (f.key, *(f"{f.cpu_cores.get(r, 0):.2f}" for r in roles), f"{sum(f.cpu_cores.values()):.2f}")
+        for f in figures
+        if f.cpu_cores
+    ]
+    return render_table(rows, ("cores used by", *roles, "total"))
+
+
 def print_report(out: TextIO, figures: Sequence[Figure], notes: Sequence[str]) -> None:
-    """The figure table, then every note (process counts, what was not measured and why, errors)."""
+    """The figure table, the CPU table, then every note (process counts, what was not measured, errors)."""
     out.write(render_table(table_rows(figures)) + "\n\n")
+    if any(f.cpu_cores for f in figures):
+        out.write(cpu_table(figures) + "\n\n")
     for note in notes:
         out.write(f"- {note}\n")
     for f in figures:

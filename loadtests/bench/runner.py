@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.bench import figures as F
-from loadtests.bench.baseline import baseline_pipeline
+from loadtests.bench.baseline import BaselineServers, baseline_pipeline
+from loadtests.bench.cpu import cpu_meter
 from loadtests.bench.loadgen import run_load
 from loadtests.bench.profile import ProfileSummary, profiling
 from loadtests.bench.stack import TWO_BROKERS_UNSUPPORTED, RunningStack, running_stack
@@ -34,6 +35,7 @@ class BenchOptions:
     batch_connections: int
     load_budget_s: float
     profile_dir: Path | None
+    profile_native: bool
     work_dir: Path
 
 
@@ -58,10 +60,14 @@ def _repo_root() -> Path:
 class _Session:
     """The state shared by the steps of one run."""
 
-    def __init__(self, options: BenchOptions, stack: RunningStack, baseline_url: str, run: BenchRun) -> None:
+    def __init__(
+        self, options: BenchOptions, stack: RunningStack, baseline: BaselineServers, run: BenchRun
+    ) -> None:
         self.options = options
         self.stack = stack
-        self.baseline_url = baseline_url
+        self.baseline_url = baseline.url
+        self.pids: dict[str, int] = {role: pids[0] for role, pids in stack.processes.items() if pids}
+        self.pids.update(baseline.pids)
         self.run = run
         self.tenant = f"bench{secrets.token_hex(4)}"
         self.gauges = Gauges.generate(max(options.sizes))
@@ -78,13 +84,18 @@ class _Session:
             for role in ("broker", "gateway")
             if role in self.stack.processes
         }
-        with profiling(pids, figure, self.options.profile_dir) as summaries:
+        with profiling(
+            pids, figure, self.options.profile_dir, native=self.options.profile_native
+        ) as summaries:
             yield
         self.run.profiles.extend(summaries)
 
     async def _measured(self, key: str, step: Callable[[], Awaitable[list[F.Figure]]]) -> list[F.Figure]:
-        with self._profiled(key):
-            return await step()
+        with self._profiled(key), cpu_meter(self.pids) as cores:
+            figures = await step()
+        for figure in figures:
+            figure.cpu_cores = cores
+        return figures
 
     async def load(self, size: int) -> F.Figure | None:
         """Create gauges `loaded`..`size` by batch upserts; the batch-load figure, or None on failure."""
@@ -97,15 +108,17 @@ class _Session:
             first = start + number * batch
             return requests.batch_upsert(range(first, min(size, first + batch)))
 
-        result = await run_load(
-            self.stack.gateway_url,
-            build,
-            connections=opts.batch_connections,
-            max_requests=total,
-            duration_s=opts.load_budget_s,
-        )
+        with cpu_meter(self.pids) as cores:
+            result = await run_load(
+                self.stack.gateway_url,
+                build,
+                connections=opts.batch_connections,
+                max_requests=total,
+                duration_s=opts.load_budget_s,
+            )
         spec = F.batch_spec("batch_load", f"batch upsert, initial load (new, {batch}/request)", batch)
         figure = F.combine(spec, [result], opts.batch_connections)
+        figure.cpu_cores = cores
         good = result.ok - result.status_counts.get(207, 0)
         figure.rate = min(size - start, good * batch) / result.elapsed_s if result.elapsed_s else 0.0
         figure.round_rates = [figure.rate]
@@ -177,8 +190,8 @@ async def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> B
         )
         run.notes.append(f"two broker processes: {TWO_BROKERS_UNSUPPORTED}")
         progress(f"stack ready at {stack.gateway_url}; starting the bare pipeline")
-        with baseline_pipeline(stack.redis_url, options.work_dir / "baseline", repo) as baseline_url:
-            session = _Session(options, stack, baseline_url, run)
+        with baseline_pipeline(stack.redis_url, options.work_dir / "baseline", repo) as baseline:
+            session = _Session(options, stack, baseline, run)
             for size in options.sizes:
                 progress(f"loading {size:,} entities (tenant {session.tenant})")
                 load_figure = await session.load(size)
