@@ -202,3 +202,23 @@ def test_batch_merge_of_a_missing_entity_answers_207_with_its_error(api: httpx.C
     assert result["success"] == [existing]
     assert error_kinds(result) == {missing: ERRORS + "ResourceNotFound"}
     assert get(api, existing)["speed"]["value"] == 7.0
+
+
+def test_batch_upsert_with_one_bad_entity_answers_207_and_writes_the_others(api: httpx.Client) -> None:
+    (good,) = ids(1)
+    response = api.post("/entityOperations/upsert", json=[plough(good), plough("not a uri")])
+    assert response.status_code == 207, response.text
+    result = response.json()
+    assert result["success"] == [good]
+    assert error_kinds(result) == {"not a uri": ERRORS + "BadRequestData"}
+    get(api, good)
+
+
+def test_batch_create_with_one_id_twice_creates_it_once(api: httpx.Client) -> None:
+    (twice,) = ids(1)
+    response = api.post("/entityOperations/create", json=[plough(twice, 1.0), plough(twice, 2.0)])
+    assert response.status_code == 207, response.text
+    result = response.json()
+    assert result["success"] == [twice]
+    assert error_kinds(result) == {twice: ERRORS + "AlreadyExists"}
+    assert get(api, twice)["speed"]["value"] == 1.0

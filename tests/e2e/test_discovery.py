@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -128,3 +129,10 @@ def test_discovery_follows_deletions(city: httpx.Client) -> None:
     city.delete("/entities/urn:ngsi-ld:SnowPlough:p1").raise_for_status()
     assert ok(city.get("/types"))["typeList"] == ["WaterLevelGauge"]
     assert "speed" not in ok(city.get("/attributes"))["attributeList"]
+
+
+def test_type_and_attribute_can_be_named_by_full_iri(city: httpx.Client) -> None:
+    gauge = ok(city.get("/types/" + quote(DEFAULT_CONTEXT + "WaterLevelGauge", safe="")))
+    assert (gauge["typeName"], gauge["entityCount"]) == ("WaterLevelGauge", 2)
+    speed = ok(city.get("/attributes/" + quote(DEFAULT_CONTEXT + "speed", safe="")))
+    assert (speed["attributeName"], speed["attributeCount"]) == ("speed", 1)

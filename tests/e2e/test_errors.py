@@ -154,9 +154,23 @@ def test_bad_type_expression_answers_400(api: httpx.Client) -> None:
     assert_problem(response, 400, "BadRequestData", "InvalidRequest")
 
 
-def test_negative_limit_answers_400(api: httpx.Client) -> None:
-    response = api.get("/entities", params={"type": "Sensor", "limit": "-1"})
+@pytest.mark.parametrize(
+    "params", [{"limit": "-1"}, {"offset": "-1"}, {"limit": "ten"}], ids=["limit", "offset", "nan"]
+)
+def test_bad_paging_parameter_answers_400(api: httpx.Client, params: dict[str, str]) -> None:
+    response = api.get("/entities", params={"type": "Sensor", **params})
     assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+
+
+def test_limit_above_the_maximum_answers_403_too_many_results(api: httpx.Client) -> None:
+    response = api.get("/entities", params={"type": "Sensor", "limit": "1000000"})
+    assert_problem(response, 403, "TooManyResults")
+
+
+def test_invalid_id_pattern_answers_400(api: httpx.Client) -> None:
+    assert_problem(
+        api.get("/entities", params={"idPattern": "(urn"}), 400, "BadRequestData", "InvalidRequest"
+    )
 
 
 def test_unsupported_content_type_answers_415(api: httpx.Client) -> None:
