@@ -47,6 +47,16 @@ async def test_upsert_created_is_201_and_updated_is_204(client: httpx.AsyncClien
     assert broker.last.request.replace
 
 
+async def test_upsert_replaces_by_default_and_updates_with_options_update(
+    client: httpx.AsyncClient, broker: Any
+) -> None:
+    broker.replies["Batch"] = pb.BatchResponse(success=["urn:a", "urn:b"])
+    await client.post(f"{BASE}/upsert", content=ENTITIES, headers=JSON)
+    assert broker.last.request.replace
+    await client.post(f"{BASE}/upsert?options=update", content=ENTITIES, headers=JSON)
+    assert not broker.last.request.replace
+
+
 async def test_upsert_with_replace_and_update_is_400(client: httpx.AsyncClient, broker: Any) -> None:
     response = await client.post(f"{BASE}/upsert?options=replace,update", content=ENTITIES, headers=JSON)
     assert response.status_code == 400

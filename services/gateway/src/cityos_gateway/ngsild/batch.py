@@ -51,7 +51,8 @@ class BatchRoutes:
             operation=_OPERATIONS[name],
             ld=body_ld(request),
             entities=request.body,
-            replace=name == "upsert" and "replace" in opts,
+            # NGSI-LD: upsert replaces existing entities unless options=update is given.
+            replace=name == "upsert" and "update" not in opts,
             no_overwrite=name == "update" and "noOverwrite" in opts,
         )
         reply = await self._stub.Batch(message, metadata=request.metadata, timeout=self._timeout)

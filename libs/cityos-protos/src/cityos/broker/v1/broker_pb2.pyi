@@ -689,7 +689,7 @@ class BatchRequest(_message.Message):
     entities: _builtins.bytes
     """JSON array of entities (or of ids, for delete)"""
     replace: _builtins.bool
-    """upsert: options=replace (default is update)"""
+    """upsert: replace existing entities (the default; false with options=update)"""
     no_overwrite: _builtins.bool
     """update: options=noOverwrite"""
     @_builtins.property
