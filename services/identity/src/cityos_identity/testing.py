@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import grpc
 import orjson
 from cityos.identity.v1 import identity_pb2 as pb
+from cityos_runtime.problems import ProblemError, problem_from_rpc_error
 
 ADMIN_PASSWORD = "admin-password-for-tests"  # noqa: S105 - the test bootstrap password
 
@@ -151,3 +153,16 @@ async def admin_token(stub: Any, tenant: str, issuer: str, password: str = ADMIN
     )
     assert response.status == 200, response.body
     return str(body_json(response)["access_token"])
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+async def problem(call: Any) -> ProblemError:
+    """The ProblemDetails of a call that must fail."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return problem_from_rpc_error(error)
+    raise AssertionError("the call unexpectedly succeeded")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import pytest
+from cityos.identity.v1 import identity_pb2 as pb
 from cityos.identity.v1 import identity_pb2_grpc
 from cityos_identity.config import IdentitySettings
 from cityos_identity.passwords import ScryptParams
 from cityos_identity.server import IdentityServer, build_server
-from cityos_identity.testing import ADMIN_PASSWORD
-from cityos_runtime.problems import ProblemError, problem_from_rpc_error
+from cityos_identity.testing import ADMIN_PASSWORD, admin_token, bearer
 from cityos_runtime.telemetry import setup_telemetry
 
 ISSUER = "http://127.0.0.1:8080"
@@ -54,14 +55,48 @@ async def identity(redis_url: str, unique_tenant: str) -> AsyncIterator[tuple[Id
         yield running
 
 
-def bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
+@dataclass
+class Env:
+    """A running identity service, its stub, the bootstrap tenant and a platform admin token."""
+
+    server: IdentityServer
+    stub: Any
+    tenant: str
+    admin: str
+
+    @property
+    def admin_md(self) -> tuple[tuple[str, str], ...]:
+        return bearer(self.admin)
+
+    async def municipality(self, name: str) -> str:
+        await self.stub.CreateTenant(
+            pb.CreateTenantRequest(tenant=pb.Tenant(name=name, parent=self.tenant, display_name=name)),
+            metadata=self.admin_md,
+        )
+        return name
+
+    async def resident(
+        self, tenant: str, username: str, password: str, roles: tuple[str, ...] = ("resident",)
+    ) -> str:
+        user = await self.stub.CreateUser(
+            pb.CreateUserRequest(
+                username=username,
+                password=password,
+                display_name=username.title(),
+                email=f"{username}@example.jp",
+                memberships=[pb.Membership(tenant=tenant, roles=list(roles))],
+            ),
+            metadata=self.admin_md,
+        )
+        return str(user.id)
+
+    async def client(self, tenant: str, *, confidential: bool, **fields: Any) -> tuple[str, str]:
+        spec = pb.Client(tenant=tenant, name=f"app of {tenant}", confidential=confidential, **fields)
+        created = await self.stub.CreateClient(pb.CreateClientRequest(client=spec), metadata=self.admin_md)
+        return created.client.client_id, created.client_secret
 
 
-async def problem(call: Any) -> ProblemError:
-    """The ProblemDetails of a call that must fail."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        return problem_from_rpc_error(error)
-    raise AssertionError("the call unexpectedly succeeded")
+@pytest.fixture
+async def env(identity: tuple[IdentityServer, Any], unique_tenant: str) -> Env:
+    server, stub = identity
+    return Env(server, stub, unique_tenant, await admin_token(stub, unique_tenant, ISSUER))

@@ -27,6 +27,19 @@ _PAGE_SECURITY = [
 ]
 
 
+class Headers(dict[str, str]):
+    """Header names stored lower-case and looked up case-insensitively (authlib asks "Authorization")."""
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+
 class BadHttpRequest(Exception):
     """The proxied request cannot be parsed (body too large, bad encoding)."""
 
@@ -45,7 +58,7 @@ class Request:
     method: str
     path: str
     query_string: str
-    headers: dict[str, str]
+    headers: Headers
     query: list[tuple[str, str]]
     form: list[tuple[str, str]]
     cookies: dict[str, str]
@@ -55,7 +68,7 @@ class Request:
     def from_proto(cls, message: pb.HttpRequest) -> Request:
         if len(message.body) > MAX_BODY:
             raise BadHttpRequest("request body too large")
-        headers: dict[str, str] = {}
+        headers = Headers()
         for header in message.headers:
             name = header.name.lower()
             headers[name] = f"{headers[name]}, {header.value}" if name in headers else header.value

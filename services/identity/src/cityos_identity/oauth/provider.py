@@ -18,6 +18,7 @@ from authlib.oauth2 import AuthorizationServer, OAuth2Request  # type: ignore[im
 from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     JsonPayload,
     JsonRequest,
     OAuth2Payload,
@@ -206,6 +207,13 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         self.bridge.wait(self.stores.tokens.add_family_access(family, claims["jti"], claims["exp"], ttl))
 
 
+def _check_client_scopes(client: OAuthClient, scope: str | None, redirect_uri: str | None = None) -> None:
+    """Refuse scopes the client is not registered for, rather than silently dropping them."""
+    extra = set((scope or "").split()) - set(client.record.scopes)
+    if extra:
+        raise InvalidScopeError(f"the client may not request {sorted(extra)}", redirect_uri=redirect_uri)
+
+
 def _unverified_claims(token: str) -> dict[str, Any]:
     """Claims of a JWT this process just signed (no verification needed)."""
     segment = token.split(".")[1]
@@ -270,6 +278,11 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
+    def validate_authorization_request(self) -> str:
+        redirect_uri: str = super().validate_authorization_request()
+        _check_client_scopes(self.request.client, self.request.payload.scope, redirect_uri)
+        return redirect_uri
+
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         provider: Provider = self.server
         data = request.payload.data
@@ -332,3 +345,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        _check_client_scopes(self.request.client, self.request.payload.scope)
