@@ -174,7 +174,9 @@ class EntityUseCases:
         doc = parse_json(request.fragment, "attribute")
         terms = await self._s.request_terms(request.ld, doc)
         now = utc_now()
-        iri, instances = parse_attribute(request.attribute, doc, terms, now, allow_null=partial, partial=partial)
+        iri, instances = parse_attribute(
+            request.attribute, doc, terms, now, allow_null=partial, partial=partial
+        )
         edit = ops.partial_update_attribute if partial else ops.replace_attribute
         tenant = await self._s.read_tenant(tenant_raw)
         await self._s.store.entities.apply(
