@@ -297,7 +297,6 @@ class EmbeddedS3(_ChildServer):
             f"-volume.port.grpc={volume_grpc}",
             f"-filer.port={filer}",
             f"-filer.port.grpc={filer_grpc}",
-            f"-filer.localSocket={self.data_dir / 'filer.sock'}",
             "-s3",
             f"-s3.port={s3_port}",
             f"-s3.port.grpc={s3_grpc}",
