@@ -219,3 +219,18 @@ def test_response_names_the_context_it_was_compacted_with(api: httpx.Client, con
     as_ld = api.get(f"/entities/{entity_id}", headers=link(context_url) | {"Accept": "application/ld+json"})
     context = as_ld.json()["@context"]
     assert context_url in (context if isinstance(context, list) else [context])
+
+
+def test_vocab_values_are_expanded_and_compacted_with_the_context(api: httpx.Client) -> None:
+    document = {"@context": {"Gauge": HYDRO + "Gauge", "river": HYDRO + "river", "kind": HYDRO + "kind"}}
+    added = api.post("/jsonldContexts", json=document)
+    assert added.status_code == 201, added.text
+    context = link(urljoin(str(api.base_url), added.headers["Location"]))
+    entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
+    entity = {"id": entity_id, "type": "Gauge", "kind": {"type": "VocabProperty", "vocab": "river"}}
+    api.post("/entities", json=entity, headers=context).raise_for_status()
+
+    assert api.get(f"/entities/{entity_id}", headers=context).json()["kind"]["vocab"] == "river"
+    assert api.get(f"/entities/{entity_id}").json()[HYDRO + "kind"]["vocab"] == HYDRO + "river"
+    found = api.get("/entities", params={"type": "Gauge", "q": 'kind=="river"'}, headers=context)
+    assert [item["id"] for item in found.json()] == [entity_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -193,3 +194,55 @@ def test_context_inside_an_application_json_body_answers_400(api: httpx.Client) 
 def test_ld_json_body_without_context_answers_400(api: httpx.Client) -> None:
     response = api.post("/entities", json=entity(), headers={"Content-Type": "application/ld+json"})
     assert_problem(response, 400, "BadRequestData")
+
+
+_DEEP = "[" * 5000 + "]" * 5000
+_JSON = {"Content-Type": "application/json"}
+_HOSTILE_REQUESTS = [
+    pytest.param(
+        "POST",
+        "/entities",
+        {"content": f'{{"id":"urn:a:1","a":{_DEEP}}}'.encode(), "headers": _JSON},
+        id="deep",
+    ),
+    pytest.param(
+        "POST", "/entities", {"content": b'{"id":"urn:a:2","a":{"value":NaN}}', "headers": _JSON}, id="nan"
+    ),
+    pytest.param(
+        "POST", "/entities", {"content": b'{"id":"urn:a:3","a":{"value":1e400}}', "headers": _JSON}, id="inf"
+    ),
+    pytest.param("POST", "/entities", {"content": b"\xff\xfe{}", "headers": _JSON}, id="not-utf8"),
+    pytest.param("POST", "/entities", {"content": b"null", "headers": _JSON}, id="null-body"),
+    pytest.param("POST", "/entities", {"json": {"id": "urn:a:" + "x" * 10000, "type": "T"}}, id="huge-id"),
+    pytest.param("POST", "/entities", {"json": {"id": "urn:a:4", "type": ["T", 5]}}, id="number-type"),
+    pytest.param(
+        "POST", "/entities", {"json": {"id": "urn:a:5", "type": "T"}, "headers": {"Link": "x"}}, id="bad-link"
+    ),
+    pytest.param(
+        "GET", "/entities", {"params": {"type": "T", "q": "(" * 2000 + "a==1" + ")" * 2000}}, id="deep-q"
+    ),
+    pytest.param("GET", "/entities", {"params": {"type": "T", "q": "a==\x00"}}, id="nul-in-q"),
+    pytest.param(
+        "GET",
+        "/entities",
+        {"params": {"type": "T", "georel": "within", "geometry": "Polygon", "coordinates": "[[["}},
+        id="broken-coordinates",
+    ),
+    pytest.param(
+        "POST", "/entityOperations/query", {"json": {"type": "Query", "entities": "x"}}, id="query-entities"
+    ),
+    pytest.param("POST", "/entityOperations/delete", {"json": [5, None]}, id="delete-non-ids"),
+    pytest.param("POST", "/jsonldContexts", {"json": {"@context": 5}}, id="context-number"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "request_args"), _HOSTILE_REQUESTS)
+def test_hostile_input_never_causes_a_server_error(
+    api: httpx.Client, method: str, path: str, request_args: dict[str, Any]
+) -> None:
+    response = api.request(method, path, **request_args)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        problem = response.json()
+        assert problem["type"].startswith(ERRORS), problem
+        assert problem["status"] == response.status_code, problem
