@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from cityos_devtools.launcher import LaunchedStack, StackStartError
 from cityos_devtools.seed import seed
 
@@ -26,9 +28,20 @@ def _start(data_dir: Path, *, seed: bool = True) -> LaunchedStack:
         pytest.fail(f"cityos-dev run did not start:\n{exc}", pytrace=False)
 
 
-def _stop(launched: LaunchedStack) -> None:
-    code = launched.interrupt()
-    assert code == 0, f"Ctrl-C should stop cityos-dev with exit code 0, got {code}\n{launched.diagnostics()}"
+def _stop(launched: LaunchedStack, sig: signal.Signals = signal.SIGINT) -> None:
+    code = launched.interrupt(sig=sig)
+    assert code == 0, (
+        f"{sig.name} should stop cityos-dev with exit code 0, got {code}\n{launched.diagnostics()}"
+    )
+
+
+def _assert_all_stopped(launched: LaunchedStack) -> None:
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{launched.gateway_url}/healthz", timeout=2.0)
+    with pytest.raises(redis.ConnectionError), redis.Redis.from_url(launched.ready["redis_url"]) as client:
+        client.ping()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://{launched.ready['s3_endpoint']}/", timeout=2.0)
 
 
 def _ids(response: httpx.Response) -> set[str]:
@@ -72,8 +85,10 @@ def test_run_seeds_answers_the_printed_curls_stops_cleanly_and_keeps_data(tmp_pa
     finally:
         _stop(first)
     assert not first.ready_file.exists(), "the ready file should be removed on exit"
+    _assert_all_stopped(first)
 
     # Second run on the same data folder, without seeding: everything from the first run is still there.
+    # It is stopped with SIGTERM, as a process manager would.
     second = _start(tmp_path / "data", seed=False)
     try:
         with httpx.Client(base_url=second.gateway_url + "/ngsi-ld/v1", timeout=10.0) as api:
@@ -88,7 +103,8 @@ def test_run_seeds_answers_the_printed_curls_stops_cleanly_and_keeps_data(tmp_pa
                 "urn:ngsi-ld:EvacuationShelter:otaru-canal-plaza",
             }
     finally:
-        _stop(second)
+        _stop(second, signal.SIGTERM)
+    _assert_all_stopped(second)
 
 
 def test_a_service_failing_at_start_up_shows_its_log_and_exits_non_zero(tmp_path: Path) -> None:

@@ -67,11 +67,11 @@ class LaunchedStack:
         """Everything the runner printed so far."""
         return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
 
-    def interrupt(self, timeout: float = 60.0) -> int:
-        """Press Ctrl-C (SIGINT) and wait for the runner to exit; its exit code (killed after `timeout`)."""
+    def interrupt(self, timeout: float = 60.0, sig: signal.Signals = signal.SIGINT) -> int:
+        """Press Ctrl-C (or send `sig`), wait for the runner to exit; its exit code (killed after timeout)."""
         if self._proc is None:
             raise RuntimeError("the stack was never started")
-        return stop_process(self._proc, timeout=timeout, sig=signal.SIGINT)
+        return stop_process(self._proc, timeout=timeout, sig=sig)
 
     def diagnostics(self) -> str:
         """The runner's output and the tail of every service log, for failure messages."""
