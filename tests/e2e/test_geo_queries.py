@@ -68,9 +68,14 @@ def city(api: httpx.Client) -> httpx.Client:
     return api
 
 
+def geo_params(georel: str, geometry: str, coordinates: Any) -> dict[str, str]:
+    """The query parameters of a geo-query."""
+    return {"georel": georel, "geometry": geometry, "coordinates": json.dumps(coordinates)}
+
+
 def geo_found(api: httpx.Client, georel: str, geometry: str, coordinates: Any, **params: str) -> set[str]:
     """The ids a GET /entities geo-query returns."""
-    query = {"georel": georel, "geometry": geometry, "coordinates": json.dumps(coordinates), **params}
+    query = geo_params(georel, geometry, coordinates) | params
     query.setdefault("type", "Landmark,Park,Railway,BusStops")
     response = api.get("/entities", params=query)
     assert response.status_code == 200, f"{query}: {response.text}"
@@ -157,3 +162,16 @@ def test_geo_query_combines_with_q(city: httpx.Client) -> None:
         city, "near;maxDistance==1000", "Point", SAPPORO_STATION, type="Landmark", q="open==true"
     )
     assert found == {STATION}
+
+
+def test_geo_query_counts_and_pages_only_matching_entities(city: httpx.Client) -> None:
+    params = {"type": "Landmark", "count": "true", "limit": "1"}
+    first = city.get("/entities", params=params | geo_params("within", "Polygon", CENTRAL_SAPPORO))
+    second = city.get(
+        "/entities", params=params | {"offset": "1"} | geo_params("within", "Polygon", CENTRAL_SAPPORO)
+    )
+    assert first.status_code == second.status_code == 200, first.text + second.text
+    assert first.headers["NGSILD-Results-Count"] == "3"
+    ids = [entity["id"] for entity in first.json() + second.json()]
+    assert len(ids) == len(set(ids)) == 2
+    assert set(ids) <= {STATION, TOWER, NIGHTLIFE}

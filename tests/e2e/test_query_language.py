@@ -387,3 +387,25 @@ def test_results_count_header_is_absent_without_count(city: httpx.Client) -> Non
     response = city.get("/entities", params={"type": "WaterLevelGauge"})
     assert response.status_code == 200, response.text
     assert "NGSILD-Results-Count" not in response.headers
+
+
+def test_paging_through_filtered_results_fills_every_page(api: httpx.Client) -> None:
+    readings = [
+        {
+            "id": f"urn:ngsi-ld:Meter:{n:02d}",
+            "type": "Meter",
+            "even": {"type": "Property", "value": n % 2 == 0},
+        }
+        for n in range(40)
+    ]
+    api.post("/entityOperations/create", json=readings).raise_for_status()
+    seen: list[str] = []
+    for offset in range(0, 20, 6):
+        params = {"type": "Meter", "q": "even==true", "limit": "6", "offset": str(offset), "count": "true"}
+        response = api.get("/entities", params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["NGSILD-Results-Count"] == "20"
+        page = [entity["id"] for entity in response.json()]
+        assert len(page) == min(6, 20 - offset)
+        seen.extend(page)
+    assert sorted(seen) == [f"urn:ngsi-ld:Meter:{n:02d}" for n in range(0, 40, 2)]
