@@ -132,7 +132,8 @@ def published(records: list[SigningKeyRecord], now: int) -> list[SigningKeyRecor
         until = record.publish_until()
         if until is None or now <= until:
             keep.append(record)
-    return sorted(keep, key=lambda r: r.created_at, reverse=True)
+    # The current key first, then retired ones from the most recently retired.
+    return sorted(keep, key=lambda r: (r.retired_at == 0, r.retired_at, r.created_at), reverse=True)
 
 
 def expired(records: list[SigningKeyRecord], now: int) -> list[str]:
