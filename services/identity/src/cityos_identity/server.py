@@ -91,6 +91,8 @@ def build_server(
     settings: IdentitySettings, telemetry: Telemetry, *, scrypt: ScryptParams | None = None
 ) -> IdentityServer:
     """Wire stores, keyring, provider, use cases and servicer into a gRPC server (not started)."""
+    # authlib logs issued tokens at DEBUG: never let LOG_LEVEL=DEBUG put credentials in the logs.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").getEffectiveLevel()))
     redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
     stores = Stores.over(redis)
     cipher = KeyCipher(settings.key_encryption_secret)

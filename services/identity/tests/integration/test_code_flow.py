@@ -3,6 +3,7 @@ rotation with reuse detection, ID token, userinfo, logout; JWTs verified with th
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -45,7 +46,10 @@ async def _public_client(env: Env, tenant: str) -> str:
     return client_id
 
 
-async def test_code_flow_with_pkce_refresh_rotation_and_reuse_detection(env: Env) -> None:
+async def test_code_flow_with_pkce_refresh_rotation_and_reuse_detection(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     town = await env.municipality(f"{env.tenant}-town")
     sub = await env.resident(town, f"hanako-{town}", PASSWORD)
     client_id = await _public_client(env, town)
@@ -210,6 +214,12 @@ async def test_code_flow_with_pkce_refresh_rotation_and_reuse_detection(env: Env
     assert logout.status == 200 and "cityos_session" not in browser.cookies
     again = await browser.request("GET", f"{ISSUER}/oauth2/authorize?{urlencode(params)}")
     assert again.status == 200 and b'name="password"' in again.body
+
+    # Nothing secret reached any log record, at any level.
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "login failed" in logged  # the failed attempt above was logged ...
+    secrets = [PASSWORD, tokens["access_token"], tokens["refresh_token"], second["refresh_token"], code]
+    assert not [s for s in secrets if s in logged]  # ... without any credential
 
 
 async def test_public_client_must_use_pkce_s256(env: Env) -> None:

@@ -174,6 +174,13 @@ async def test_lockout_after_repeated_failures(env: Any) -> None:
         "POST", ISSUER + action, {**hidden, "username": f"lock-{env.tenant}", "password": PASSWORD}
     )
     assert page.status == 401 and b"Too many failed sign-ins" in page.body
+    # An unknown username locks the same way, so lockout does not reveal which accounts exist.
+    for _ in range(5):
+        action, hidden = form_fields(page.body)
+        page = await browser.request(
+            "POST", ISSUER + action, {**hidden, "username": f"ghost-{env.tenant}", "password": "whatever!!"}
+        )
+    assert page.status == 401 and b"Too many failed sign-ins" in page.body
     user = await env.stub.ListUsers(pb.ListUsersRequest(tenant=env.tenant), metadata=env.admin_md)
     locked = next(u for u in user.users if u.username == f"lock-{env.tenant}")
     assert (await env.stub.GetUser(pb.GetUserRequest(id=locked.id), metadata=env.admin_md)).locked_until > 0

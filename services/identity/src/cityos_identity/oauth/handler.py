@@ -175,7 +175,9 @@ class OAuthHandler:
         if action and not await self._check_csrf(request):
             return await self._login(request, grant, cookies, error="The form expired. Please try again.")
         if action == "login":
-            result = await self._users.login(request.form_value("username"), request.form_value("password"))
+            result = await self._users.login(
+                request.form_value("username"), request.form_value("password"), client_ip=request.client_ip
+            )
             if result.user is None:
                 message = "Wrong username or password."
                 if result.locked_for:

@@ -29,12 +29,22 @@ return #ids
 """
 
 
+# KEYS = usernames, users, member sets...; ARGV = username, user id, user JSON. Returns 0 when taken.
+_CREATE_USER = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+for i = 3, #KEYS do redis.call('SADD', KEYS[i], ARGV[2]) end
+return 1
+"""
+
+
 class Directory:
     """Tenant and user records (platform-wide, one hash tag) plus per-user failure windows."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._purge_members = redis.register_script(_PURGE_MEMBERS)
+        self._create_user = redis.register_script(_CREATE_USER)
 
     # ---- tenants ----
 
@@ -79,15 +89,14 @@ class Directory:
     # ---- users ----
 
     async def create_user(self, user: User) -> User:
-        """Store a new user; AlreadyExists when the username is taken."""
+        """Store a new user, its username and memberships atomically; AlreadyExists when the name is taken."""
         user.created_at = int(time.time())
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(keys.USERNAMES, user.username, user.id)
-            pipe.hget(keys.USERNAMES, user.username)
-            claimed, owner = await pipe.execute()
-        if not claimed and owner != user.id:
+        member_keys = [keys.members(t) for t in user.memberships]
+        created = await self._create_user(
+            keys=[keys.USERNAMES, keys.USERS, *member_keys], args=[user.username, user.id, user.to_json()]
+        )
+        if not created:
             raise ProblemError("AlreadyExists", f"username {user.username!r} is taken")
-        await self.save_user(user, previous=None)
         return user
 
     async def save_user(self, user: User, previous: User | None) -> None:
@@ -123,21 +132,23 @@ class Directory:
             pipe.hdel(keys.USERNAMES, user.username)
             for tenant in user.memberships:
                 pipe.srem(keys.members(tenant), user.id)
-            pipe.delete(keys.failures(user.id), keys.consents(user.id), keys.oauth_consent(user.id))
+            pipe.delete(keys.failures(user.username), keys.consents(user.id), keys.oauth_consent(user.id))
             await pipe.execute()
 
     # ---- login failures ----
 
-    async def failures(self, user_id: str, window: int) -> list[float]:
-        """Timestamps of the user's failed logins within the last `window` seconds."""
+    async def failures(self, username: str, window: int) -> list[float]:
+        """Timestamps of failed logins for `username` within the last `window` seconds."""
         now = time.time()
-        found = await self._redis.zrangebyscore(keys.failures(user_id), now - window, "+inf", withscores=True)
+        found = await self._redis.zrangebyscore(
+            keys.failures(username), now - window, "+inf", withscores=True
+        )
         return [score for _, score in keys.scored(found)]
 
-    async def record_failure(self, user_id: str, window: int) -> list[float]:
+    async def record_failure(self, username: str, window: int) -> list[float]:
         """Add a failed login and return the failures within the window."""
         now = time.time()
-        key = keys.failures(user_id)
+        key = keys.failures(username)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(key, {f"{now:.6f}": now})
             pipe.zremrangebyscore(key, "-inf", now - window)
@@ -146,5 +157,5 @@ class Directory:
             replies = await pipe.execute()
         return [score for _, score in keys.scored(replies[-1])]
 
-    async def clear_failures(self, user_id: str) -> None:
-        await self._redis.delete(keys.failures(user_id))
+    async def clear_failures(self, username: str) -> None:
+        await self._redis.delete(keys.failures(username))

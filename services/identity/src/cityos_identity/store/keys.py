@@ -43,8 +43,8 @@ def members(tenant: str) -> str:
     return f"{PLATFORM}members:{tenant}"  # set of user ids with a membership in the tenant
 
 
-def failures(user_id: str) -> str:
-    return f"{PLATFORM}fail:{user_id}"  # zset of failed login timestamps
+def failures(username: str) -> str:
+    return f"{PLATFORM}fail:{username}"  # zset of failed login timestamps (per username, known or not)
 
 
 def consents(subject: str) -> str:

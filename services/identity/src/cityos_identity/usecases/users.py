@@ -103,7 +103,7 @@ class UserUseCases:
         previous = User.from_json(user.to_json())
         user.password_hash = await self._hash(request.password)
         await self._s.directory.save_user(user, previous)
-        await self._s.directory.clear_failures(user.id)
+        await self._s.directory.clear_failures(user.username)
         return convert.user(user)
 
     async def delete(self, caller: Caller, request: pb.DeleteUserRequest) -> pb.DeleteResponse:
@@ -119,33 +119,42 @@ class UserUseCases:
         return pb.DeleteResponse(deleted=True)
 
     async def _locked_until(self, user: User) -> int:
-        failures = await self._s.directory.failures(user.id, self._lockout.window)
+        failures = await self._s.directory.failures(user.username, self._lockout.window)
         wait = self._lockout.retry_after(failures, time.time())
         return int(time.time()) + wait if wait else 0
 
-    async def login(self, username: str, password: str) -> LoginResult:
-        """Check a password with lockout; unknown users cost the same time as known ones."""
+    async def login(self, username: str, password: str, *, client_ip: str = "") -> LoginResult:
+        """Check a password with lockout. Failures are counted per username, known or not, and unknown
+        users cost the same scrypt time, so neither timing nor lockout tells which accounts exist."""
         try:
             name = validate_username(username)
         except ProblemError:
             return LoginResult(None)
-        user = await self._s.directory.find_user(name)
-        if user is None or user.disabled:
-            await asyncio.to_thread(self._hasher.dummy_verify, password)
-            return LoginResult(None)
-        failures = await self._s.directory.failures(user.id, self._lockout.window)
+        failures = await self._s.directory.failures(name, self._lockout.window)
         wait = self._lockout.retry_after(failures, time.time())
         if wait:
-            _log.warning("login refused: account locked", extra={"event": "login_locked", "user": user.id})
+            _log.warning("login refused: locked", extra={"event": "login_locked", "client_ip": client_ip})
             return LoginResult(None, locked_for=wait)
-        if await asyncio.to_thread(self._hasher.verify, user.password_hash, password):
-            await self._s.directory.clear_failures(user.id)
-            if self._hasher.needs_rehash(user.password_hash):
-                previous = User.from_json(user.to_json())
-                user.password_hash = await asyncio.to_thread(self._hasher.hash, password)
-                await self._s.directory.save_user(user, previous)
-            return LoginResult(user)
-        failures = await self._s.directory.record_failure(user.id, self._lockout.window)
+        user = await self._s.directory.find_user(name)
+        if user is not None and not user.disabled:
+            if await asyncio.to_thread(self._hasher.verify, user.password_hash, password):
+                await self._s.directory.clear_failures(name)
+                if self._hasher.needs_rehash(user.password_hash):
+                    previous = User.from_json(user.to_json())
+                    user.password_hash = await asyncio.to_thread(self._hasher.hash, password)
+                    await self._s.directory.save_user(user, previous)
+                return LoginResult(user)
+        else:
+            await asyncio.to_thread(self._hasher.dummy_verify, password)
+        failures = await self._s.directory.record_failure(name, self._lockout.window)
         wait = self._lockout.retry_after(failures, time.time())
-        _log.warning("login failed", extra={"event": "login_failed", "user": user.id, "locked": bool(wait)})
+        _log.warning(
+            "login failed",
+            extra={
+                "event": "login_failed",
+                "user": user.id if user else "",
+                "locked": bool(wait),
+                "client_ip": client_ip,
+            },
+        )
         return LoginResult(None, locked_for=wait)
