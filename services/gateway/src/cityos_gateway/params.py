@@ -14,9 +14,10 @@ FORMATS = {
     "normalized": pb.FORMAT_NORMALIZED,
     "concise": pb.FORMAT_CONCISE,
     "keyValues": pb.FORMAT_KEY_VALUES,
+    "simplified": pb.FORMAT_KEY_VALUES,  # the spec's other name for keyValues
 }
 ENTITY_OPTIONS = frozenset(
-    {"keyValues", "concise", "normalized", "sysAttrs", "noOverwrite", "replace", "update"}
+    {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite", "replace", "update"}
 )
 TEMPORAL_OPTIONS = ENTITY_OPTIONS | {"temporalValues", "aggregatedValues"}
 _MAX_INT32 = 2**31 - 1
@@ -103,7 +104,7 @@ def response_format(query: dict[str, str], opts: frozenset[str]) -> pb.Format.Va
         if raw not in FORMATS:
             raise ProblemError("BadRequestData", f"unknown format {raw!r}; use {', '.join(FORMATS)}")
         return FORMATS[raw]
-    chosen = [FORMATS[name] for name in FORMATS if name in opts]
+    chosen = list({FORMATS[name] for name in FORMATS if name in opts})
     if len(chosen) > 1:
         raise ProblemError("BadRequestData", "options may name only one of normalized, concise, keyValues")
     return chosen[0] if chosen else pb.FORMAT_UNSPECIFIED

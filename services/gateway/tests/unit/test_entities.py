@@ -111,10 +111,16 @@ async def test_negative_or_malformed_limit_is_400(client: httpx.AsyncClient, bro
 
 
 async def test_unknown_format_or_option_is_400(client: httpx.AsyncClient, broker: Any) -> None:
-    for query in ("format=simplified", "options=fast", "options=keyValues,concise"):
+    for query in ("format=compact", "options=fast", "options=keyValues,concise"):
         response = await client.get(f"{BASE}/entities?type=Room&{query}")
         assert response.status_code == 400, query
     assert not broker.calls
+
+
+async def test_simplified_is_the_other_name_of_key_values(client: httpx.AsyncClient, broker: Any) -> None:
+    for query in ("format=simplified", "options=simplified", "options=simplified,keyValues"):
+        await client.get(f"{BASE}/entities/urn:x:1?{query}")
+        assert broker.last.request.render.format == pb.FORMAT_KEY_VALUES, query
 
 
 async def test_format_takes_precedence_over_options(client: httpx.AsyncClient, broker: Any) -> None:
