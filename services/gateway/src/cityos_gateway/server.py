@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
 import uvicorn
@@ -38,6 +42,20 @@ def listening_url(sock: socket.socket) -> str:
 
 class _Server(uvicorn.Server):
     """uvicorn's server that logs the real URL once its sockets listen."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGINT / SIGTERM start a graceful stop; unlike uvicorn's own, they are not re-raised after it,
+        so a clean shutdown exits 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
