@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,7 +28,7 @@ EVERY_KIND: dict[str, Any] = {
         "datasetId": "urn:ngsi-ld:Dataset:radar",
         "quality": {"type": "Property", "value": "good"},
     },
-    "managedBy": {"type": "Relationship", "object": CITY},
+    "managedBy": {"type": "Relationship", "object": CITY, "objectType": "Organization"},
     "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [141.3548, 43.0455]}},
     "name": {"type": "LanguageProperty", "languageMap": {"ja": "豊平川", "en": "Toyohira River"}},
     "category": {"type": "VocabProperty", "vocab": "river"},
@@ -123,7 +124,7 @@ def test_concise_drops_types_and_keeps_metadata(
             "quality": "good",
         }
     )
-    assert body["managedBy"] == {"object": CITY}
+    assert body["managedBy"] == {"object": CITY, "objectType": "Organization"}
 
 
 def test_concise_input_is_accepted_and_stored_normalized(api: httpx.Client) -> None:
@@ -253,3 +254,32 @@ def test_system_attributes_in_the_input_are_ignored(api: httpx.Client) -> None:
     body = api.get(f"/entities/{entity_id}", params={"options": "sysAttrs"}).json()
     assert datetime.fromisoformat(body["createdAt"]).year > 1999
     assert datetime.fromisoformat(body["waterLevel"]["modifiedAt"]).year > 1999
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("*/*", "application/json"),
+        ("application/*", "application/json"),
+        ("application/ld+json;q=0.5, application/json", "application/json"),
+        ("application/json;q=0.1, application/ld+json", "application/ld+json"),
+        ("text/html, application/geo+json;q=0.9", "application/geo+json"),
+    ],
+    ids=["any", "any-application", "json-preferred", "ld-json-preferred", "geo-json-acceptable"],
+)
+def test_accept_header_negotiates_by_preference(
+    api: httpx.Client, gauge: str, accept: str, media_type: str
+) -> None:
+    response = api.get(f"/entities/{gauge}", headers={"Accept": accept})
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].split(";")[0].strip() == media_type
+
+
+def test_content_type_parameters_such_as_charset_are_accepted(api: httpx.Client) -> None:
+    entity = {"id": f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}", "type": "WaterLevelGauge"}
+    response = api.post(
+        "/entities",
+        content=json.dumps(entity).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 201, response.text
