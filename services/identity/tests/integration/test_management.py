@@ -92,12 +92,13 @@ async def test_tenant_lifecycle(env: Any) -> None:
     # The prefecture cannot be deleted while it has municipalities; deleting one purges its identity data.
     blocked = await problem(stub.DeleteTenant(pb.TenantNameRequest(name=env.tenant), metadata=md))
     assert blocked.status == 409
-    await env.resident(town, f"member-{town}", PASSWORD)
+    member = await env.resident(town, f"member-{town}", PASSWORD)
     deleted = await stub.DeleteTenant(pb.TenantNameRequest(name=town), metadata=md)
     assert deleted.state == "deleted"
     assert (await token_request(browser, ISSUER, form, basic(client_id, secret))).status == 401
     assert (await stub.ListClients(pb.ListClientsRequest(tenant=town), metadata=md)).clients == []
     assert (await stub.ListUsers(pb.ListUsersRequest(tenant=town), metadata=md)).users == []
+    assert (await stub.GetUser(pb.GetUserRequest(id=member), metadata=md)).memberships == []
     assert town not in [
         t.name for t in (await stub.ListTenants(pb.ListTenantsRequest(), metadata=md)).tenants
     ]
