@@ -13,6 +13,18 @@ from pathlib import Path
 
 _RATE_HZ = 97  # not a multiple of common timer frequencies, so samples do not lock onto periodic work
 _TOP = 15
+# Frames every sample of a service passes through (runpy, main, the event loop's run): not informative.
+_ENTRY_FRAMES = ("_run_module_as_main ", "_run_code ", "<module> ", "main ", "run ", "Runner.run ", "Thread.")
+# Leaf frames of a thread that waits (native profiles sample idle threads too): not a cost.
+_IDLE_LEAVES = (
+    "epoll_wait",
+    "epoll_pwait",
+    "poll ",
+    "select ",
+    "nanosleep",
+    "clock_nanosleep",
+    "pthread_cond",
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +33,8 @@ class ProfileSummary:
 
     role: str
     figure: str
-    samples: int
+    samples: int  # busy samples: the shares below are of these
+    idle_samples: int
     self_top: tuple[tuple[str, float], ...]
     inclusive_top: tuple[tuple[str, float], ...]
     raw_path: str
@@ -76,7 +89,7 @@ def summarize(collapsed: str, role: str, figure: str, raw_path: str = "") -> Pro
     """Self and inclusive sample shares per function from py-spy's collapsed-stack output."""
     self_counts: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -85,15 +98,23 @@ def summarize(collapsed: str, role: str, figure: str, raw_path: str = "") -> Pro
         frames = [_short(frame) for frame in stack.split(";") if frame]
         if not frames:
             continue
+        if frames[-1].startswith(_IDLE_LEAVES):
+            idle += count
+            continue
         total += count
         self_counts[frames[-1]] += count
-        for frame in set(frames):  # a recursive function counts once per sample
+        for frame in {f for f in frames if _interesting(f)}:  # a recursive function counts once per sample
             inclusive[frame] += count
 
     def top(counter: Counter[str]) -> tuple[tuple[str, float], ...]:
         return tuple((name, 100.0 * n / total) for name, n in counter.most_common(_TOP)) if total else ()
 
-    return ProfileSummary(role, figure, total, top(self_counts), top(inclusive), raw_path)
+    return ProfileSummary(role, figure, total, idle, top(self_counts), top(inclusive), raw_path)
+
+
+def _interesting(frame: str) -> bool:
+    """Python frames below the event loop: C frames and the start-up chain are in every sample."""
+    return ".py)" in frame and not frame.startswith(_ENTRY_FRAMES)
 
 
 def _short(frame: str) -> str:

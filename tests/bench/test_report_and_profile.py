@@ -37,20 +37,23 @@ def test_growth_table_has_one_column_per_size():
 
 
 def test_profile_summary_shares_self_and_inclusive_time():
-    main = "main (/v/lib/python3.11/site-packages/app/x.py"
+    serve = "serve (/v/lib/python3.11/site-packages/app/x.py"
     handle = "handle (/repo/src/app/h.py:9)"
+    entry = "_run_module_as_main (<frozen runpy>:198);main (/repo/src/app/__main__.py:3)"
     collapsed = "\n".join(
         [
-            f"{main}:1);{handle};dumps (json.py:3) 30",
-            f"{main}:2);{handle} 10",
-            f"{main}:1);idle (sel.py:1) 60",
+            f"{entry};{serve}:1);{handle};dumps (json.py:3) 30",
+            f"{entry};{serve}:2);{handle} 10",
+            f"{entry};{serve}:1);compute (calc.py:1) 60",
+            f"{entry};{serve}:1);epoll_wait (libc.so.6) 500",
             "garbage line",
         ]
     )
     summary = summarize(collapsed, "broker", "upsert")
-    assert summary.samples == 100
-    assert dict(summary.self_top)["idle (sel.py)"] == 60
+    assert (summary.samples, summary.idle_samples) == (100, 500)  # waiting is not a cost
+    assert dict(summary.self_top)["compute (calc.py)"] == 60
     assert dict(summary.self_top)["dumps (json.py)"] == 30
     inclusive = dict(summary.inclusive_top)
-    assert inclusive["main (app/x.py)"] == 100  # one function, whichever line was sampled
+    assert inclusive["serve (app/x.py)"] == 100  # one function, whichever line was sampled
     assert inclusive["handle (app/h.py)"] == 40
+    assert not any(name.startswith(("main ", "_run_module_as_main")) for name in inclusive)
