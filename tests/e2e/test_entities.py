@@ -174,3 +174,26 @@ def test_concurrent_creates_of_one_id_let_exactly_one_win(api: httpx.Client) -> 
         codes = sorted(pool.map(create, range(12)))
     assert codes == [201] + [409] * 11
     assert api.get(f"/entities/{entity_id}").status_code == 200
+
+
+def test_merge_with_ngsi_ld_null_deletes_a_sub_property(api: httpx.Client) -> None:
+    entity_id = new_id()
+    entity = gauge(entity_id)
+    entity["waterLevel"] |= {
+        "quality": {"type": "Property", "value": "good"},
+        "sensor": {"type": "Property", "value": "radar"},
+    }
+    api.post("/entities", json=entity).raise_for_status()
+    patch = {
+        "waterLevel": {
+            "type": "Property",
+            "value": 3.5,
+            "quality": {"type": "Property", "value": "urn:ngsi-ld:null"},
+        }
+    }
+    assert api.patch(f"/entities/{entity_id}", json=patch).status_code == 204
+    level = api.get(f"/entities/{entity_id}").json()["waterLevel"]
+    assert level["value"] == 3.5
+    assert "quality" not in level
+    assert level["sensor"]["value"] == "radar"
+    assert level["unitCode"] == "MTR"

@@ -175,3 +175,10 @@ def test_geo_query_counts_and_pages_only_matching_entities(city: httpx.Client) -
     ids = [entity["id"] for entity in first.json() + second.json()]
     assert len(ids) == len(set(ids)) == 2
     assert set(ids) <= {STATION, TOWER, NIGHTLIFE}
+
+
+def test_near_measures_to_the_nearest_point_of_a_line(city: httpx.Client) -> None:
+    # ~310 m from the Hakodate line near Otaru, ~16 km from the line's midpoint.
+    beside_the_line = [141.0100, 43.1950]
+    found = geo_found(city, "near;maxDistance==1000", "Point", beside_the_line, type="Railway")
+    assert found == {RAILWAY}

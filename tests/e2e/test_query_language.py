@@ -409,3 +409,29 @@ def test_paging_through_filtered_results_fills_every_page(api: httpx.Client) -> 
         assert len(page) == min(6, 20 - offset)
         seen.extend(page)
     assert sorted(seen) == [f"urn:ngsi-ld:Meter:{n:02d}" for n in range(0, 40, 2)]
+
+
+def test_q_filters_on_attributes_that_attrs_does_not_project(city: httpx.Client) -> None:
+    response = city.get(
+        "/entities", params={"type": "WaterLevelGauge", "q": 'river=="Ishikari"', "attrs": "waterLevel"}
+    )
+    assert response.status_code == 200, response.text
+    entities = response.json()
+    assert {entity["id"] for entity in entities} == {G2, G3}
+    assert all("river" not in entity for entity in entities)
+
+
+def test_lang_with_several_tags_picks_the_first_available(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"id": G1, "lang": "fr,ja"})
+    assert response.status_code == 200, response.text
+    name = response.json()[0]["name"]
+    assert (name["value"], name["lang"]) == ("豊平川", "ja")
+
+
+def test_lang_star_keeps_every_language(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"id": G1, "lang": "*"})
+    assert response.status_code == 200, response.text
+    assert response.json()[0]["name"] == {
+        "type": "LanguageProperty",
+        "languageMap": {"ja": "豊平川", "en": "Toyohira River"},
+    }
