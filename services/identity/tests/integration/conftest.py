@@ -48,6 +48,12 @@ async def running_identity(
         await server.stop(grace=1.0)
 
 
+@pytest.fixture(name="running_identity")
+def running_identity_factory() -> Any:
+    """The `running_identity` context manager, for tests that start more replicas."""
+    return running_identity
+
+
 @pytest.fixture
 async def identity(redis_url: str, unique_tenant: str) -> AsyncIterator[tuple[IdentityServer, Any]]:
     """A running identity service whose bootstrap tenant is a fresh tenant (so tests never share data)."""

@@ -173,7 +173,9 @@ class OAuthHandler:
         prompts = set(str(data.get("prompt", "")).split())
         action = request.form_value("action") if request.method == "POST" else ""
         if action and not await self._check_csrf(request):
-            return await self._login(request, grant, cookies, error="The form expired. Please try again.")
+            if session is None or action == "login":
+                return await self._login(request, grant, cookies, error="The form expired. Please try again.")
+            action = ""  # a stale consent form: show the consent page again
         if action == "login":
             result = await self._users.login(
                 request.form_value("username"), request.form_value("password"), client_ip=request.client_ip
