@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote, urljoin
 
 import httpx
 import pytest
@@ -197,3 +198,23 @@ def test_merge_with_ngsi_ld_null_deletes_a_sub_property(api: httpx.Client) -> No
     assert "quality" not in level
     assert level["sensor"]["value"] == "radar"
     assert level["unitCode"] == "MTR"
+
+
+@pytest.mark.parametrize(
+    "entity_id",
+    ["https://example.org/sensors/a?x=1#frag", "urn:ngsi-ld:WaterLevelGauge:札幌-01"],
+    ids=["http-uri", "unicode-urn"],
+)
+def test_any_uri_is_an_entity_id_when_percent_encoded_in_the_path(api: httpx.Client, entity_id: str) -> None:
+    created = api.post("/entities", json=gauge(entity_id))
+    assert created.status_code == 201, created.text
+    location = urljoin(str(api.base_url), created.headers["Location"])
+    assert api.get(location).json()["id"] == entity_id
+
+    path = f"/entities/{quote(entity_id, safe='')}"
+    assert api.get(path).json()["id"] == entity_id
+    assert api.patch(f"{path}/attrs/waterLevel", json={"value": 1.0}).status_code == 204
+    assert api.delete(f"{path}/attrs/river").status_code == 204
+    assert set(api.get(path).json()) == {"id", "type", "waterLevel", "location"}
+    assert api.delete(path).status_code == 204
+    assert api.get(path).status_code == 404
