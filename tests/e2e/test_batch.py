@@ -222,3 +222,17 @@ def test_batch_create_with_one_id_twice_creates_it_once(api: httpx.Client) -> No
     assert result["success"] == [twice]
     assert error_kinds(result) == {twice: ERRORS + "AlreadyExists"}
     assert get(api, twice)["speed"]["value"] == 1.0
+
+
+def test_batch_in_json_ld_expands_each_entity_with_its_own_context(api: httpx.Client) -> None:
+    first, second = ids(2)
+    entities = [
+        {"id": first, "type": "Plough", "@context": [{"Plough": "https://example.org/winter/Plough"}]},
+        {"id": second, "type": "Plough", "@context": [{"Plough": "https://example.org/roads/Plough"}]},
+    ]
+    response = api.post(
+        "/entityOperations/create", json=entities, headers={"Content-Type": "application/ld+json"}
+    )
+    assert response.status_code == 201, response.text
+    assert get(api, first)["type"] == "https://example.org/winter/Plough"
+    assert get(api, second)["type"] == "https://example.org/roads/Plough"

@@ -105,3 +105,12 @@ def test_collection_endpoints_accept_a_trailing_slash(api: httpx.Client) -> None
     assert slashed.status_code == 200, slashed.text
     assert slashed.json() == plain.json()
     assert api.get("/types/").json()["typeList"] == api.get("/types").json()["typeList"] == ["WasteBin"]
+
+
+def test_tenant_names_are_case_insensitive(client: httpx.Client) -> None:
+    # ARCHITECTURE.md section 4: tenant names are case-normalised; two spellings never split a city's data.
+    name = fresh_tenant()
+    entity_id = new_id()
+    response = client.post("/entities", json=bin_entity(entity_id, 3), headers={TENANT: name.upper()})
+    assert response.status_code == 201, response.text
+    assert client.get(f"/entities/{entity_id}", headers={TENANT: name}).json()["fillLevel"]["value"] == 3
