@@ -271,3 +271,37 @@ async def test_consent_denied_redirects_with_access_denied(env: Env) -> None:
     denied = await browser.request("POST", ISSUER + action, {**hidden, "decision": "deny"})
     assert denied.status == 302 and "error=access_denied" in header(denied, "Location")
     assert "state=s1" in header(denied, "Location")
+
+
+async def test_tenants_claim_only_carries_staff_roles_across_tenants(env: Env) -> None:
+    town = await env.municipality(f"{env.tenant}-kita")
+    await env.resident(town, f"res-{town}", PASSWORD)
+    await env.resident(town, f"dev-{town}", PASSWORD, roles=("developer",))
+    prefecture_app = await _public_client(env, env.tenant)
+    keys = await _jwks(env)
+    for username, expected in ((f"res-{town}", [env.tenant]), (f"dev-{town}", sorted([env.tenant, town]))):
+        browser = Browser(env.stub)
+        verifier, challenge = pkce_pair()
+        query = await authorize(
+            browser,
+            ISSUER,
+            prefecture_app,
+            REDIRECT,
+            username,
+            PASSWORD,
+            scope="openid entities:read",
+            challenge=challenge,
+        )
+        response = await token_request(
+            browser,
+            ISSUER,
+            {
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": REDIRECT,
+                "client_id": prefecture_app,
+                "code_verifier": verifier,
+            },
+        )
+        claims = jwt.decode(body_json(response)["access_token"], keys, algorithms=["ES256"]).claims
+        assert claims["tenant"] == env.tenant and claims["tenants"] == expected and claims["roles"] == []

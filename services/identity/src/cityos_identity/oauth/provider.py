@@ -141,7 +141,11 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
             tenant_roles: dict[str, list[str]] = {record.tenant: list(record.roles)}
             subject, platform_admin = record.client_id, False
         else:
-            tenant_roles = {t: list(r) for t, r in user.memberships.items()}
+            # A resident membership elsewhere gives no access through this client; staff roles
+            # (tenant-admin, developer, extensions) carry over, e.g. into the operator console.
+            tenant_roles = {
+                t: list(r) for t, r in user.memberships.items() if t == record.tenant or set(r) - {"resident"}
+            }
             tenant_roles.setdefault(record.tenant, [])
             subject, platform_admin = user.id, user.platform_admin
         requested = scope.split() or (
