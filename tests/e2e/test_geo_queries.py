@@ -182,3 +182,15 @@ def test_near_measures_to_the_nearest_point_of_a_line(city: httpx.Client) -> Non
     beside_the_line = [141.0100, 43.1950]
     found = geo_found(city, "near;maxDistance==1000", "Point", beside_the_line, type="Railway")
     assert found == {RAILWAY}
+
+
+def test_within_respects_a_polygon_hole(city: httpx.Client) -> None:
+    hole_around_tower = [
+        [141.355, 43.060],
+        [141.358, 43.060],
+        [141.358, 43.0625],
+        [141.355, 43.0625],
+        [141.355, 43.060],
+    ]
+    with_hole = [CENTRAL_SAPPORO[0], hole_around_tower]
+    assert geo_found(city, "within", "Polygon", with_hole) == {STATION, NIGHTLIFE}
