@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cityos_runtime.config import CommonSettings, ConfigError, env_int, env_str
+from cityos_runtime.problems import ProblemError
+
+from cityos_identity.models import validate_tenant
 
 SERVICE_NAME = "identity"
 DAY = 86_400
@@ -40,6 +43,10 @@ class IdentitySettings:
     def from_env(cls, *, environ: Mapping[str, str] | None = None) -> IdentitySettings:
         """Read and check every identity variable; raises ConfigError naming the first bad one."""
         common = CommonSettings.from_env(SERVICE_NAME, environ=environ)
+        try:
+            validate_tenant(common.default_tenant)
+        except ProblemError as error:
+            raise ConfigError(f"environment variable CITYOS_DEFAULT_TENANT: {error.detail}") from None
         issuer = env_str("IDENTITY_ISSUER", "http://127.0.0.1:8080", environ=environ).rstrip("/")
         parts = urlsplit(issuer)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:

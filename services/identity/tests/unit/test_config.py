@@ -33,6 +33,7 @@ def test_issuer_is_normalised_and_https_makes_cookies_secure() -> None:
         ("IDENTITY_ACCESS_TOKEN_TTL", "5"),
         ("IDENTITY_LOCKOUT_THRESHOLD", "0"),
         ("IDENTITY_KEY_ENCRYPTION_SECRET", "short"),
+        ("CITYOS_DEFAULT_TENANT", "Not A Tenant!"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

@@ -91,8 +91,11 @@ def _provider(tokens: MemoryTokens) -> tuple[Provider, Bridge]:
     return provider, bridge
 
 
-async def _refresh(provider: Provider, bridge: Bridge, token: str) -> tuple[int, dict[str, Any]]:
-    form = urlencode({"grant_type": "refresh_token", "refresh_token": token, "client_id": CLIENT.client_id})
+async def _refresh(
+    provider: Provider, bridge: Bridge, token: str, scope: str = ""
+) -> tuple[int, dict[str, Any]]:
+    fields = {"grant_type": "refresh_token", "refresh_token": token, "client_id": CLIENT.client_id}
+    form = urlencode(fields | ({"scope": scope} if scope else {}))
     request = Request.from_proto(
         pb.HttpRequest(
             method="POST",
@@ -162,5 +165,22 @@ async def test_unknown_token_and_wrong_client() -> None:
         await tokens.save_refresh("rt.other", "fam3", {"client_id": "t.other", "sub": "u-1", "scope": ""}, 60)
         status, body = await _refresh(provider, bridge, "rt.other")
         assert status == 400 and body["error"] == "invalid_grant"
+    finally:
+        bridge.close()
+
+
+async def test_narrowed_refresh_keeps_the_original_grant() -> None:
+    tokens = MemoryTokens()
+    provider, bridge = _provider(tokens)
+    try:
+        data = {"client_id": "t.app", "sub": "u-1", "scope": "openid entities:read"}
+        await tokens.save_refresh("rt.wide", "fam4", data, 60)
+        status, body = await _refresh(provider, bridge, "rt.wide", scope="entities:read")
+        assert status == 200 and body["scope"] == "entities:read"
+        assert tokens.refresh[body["refresh_token"]]["data"]["scope"] == "openid entities:read"
+        status, body = await _refresh(provider, bridge, body["refresh_token"], scope="openid entities:read")
+        assert status == 200 and body["scope"] == "openid entities:read"
+        status, body = await _refresh(provider, bridge, body["refresh_token"], scope="entities:write")
+        assert status == 400 and body["error"] == "invalid_scope"
     finally:
         bridge.close()

@@ -202,7 +202,8 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         data = {
             "client_id": claims["client_id"],
             "sub": claims["sub"],
-            "scope": claims["scope"],
+            # A narrowed refresh keeps the originally granted scope for later refreshes (RFC 6749 §6).
+            "scope": old.get_scope() if old is not None else claims["scope"],
             "auth_time": auth_time,
             "exp": int(time.time()) + self.config.refresh_token_ttl,
         }
