@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -286,3 +287,21 @@ async def test_policies_public_types_and_sharing_grants(env: Any) -> None:
     assert not after.policies and not after.grants and after.version > access.version
     missing = await problem(stub.GetAccessPolicies(pb.GetAccessPoliciesRequest(tenant="no-such-tenant-x")))
     assert missing.status == 404
+
+
+async def test_concurrent_role_changes_are_not_lost(env: Any) -> None:
+    towns = [await env.municipality(f"{env.tenant}-c{i}") for i in range(6)]
+    user_id = await env.resident(env.tenant, f"busy-{env.tenant}", PASSWORD)
+    await asyncio.gather(
+        *(
+            env.stub.SetUserRoles(
+                pb.SetUserRolesRequest(id=user_id, tenant=t, roles=["developer"]), metadata=env.admin_md
+            )
+            for t in towns
+        )
+    )
+    user = await env.stub.GetUser(pb.GetUserRequest(id=user_id), metadata=env.admin_md)
+    assert {m.tenant for m in user.memberships} == {env.tenant, *towns}
+    for town in towns:
+        members = await env.stub.ListUsers(pb.ListUsersRequest(tenant=town), metadata=env.admin_md)
+        assert [u.id for u in members.users] == [user_id]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from cityos_runtime.problems import ProblemError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from cityos_identity.models import Tenant, User
 from cityos_identity.store import keys
+from cityos_identity.store.atomic import update_json
 
 # Drop a tenant's membership from every member user, then the member index (all platform-slot keys).
 _PURGE_MEMBERS = """
@@ -71,20 +74,21 @@ class Directory:
         raw = await self._redis.hgetall(keys.TENANTS)
         return sorted((Tenant.from_json(v) for v in raw.values()), key=lambda t: t.name)
 
-    async def save_tenant(self, tenant: Tenant) -> Tenant:
-        tenant.updated_at = int(time.time())
-        await self._redis.hset(keys.TENANTS, tenant.name, tenant.to_json())
-        return tenant
+    async def update_tenant(self, name: str, change: Callable[[Tenant], None]) -> Tenant | None:
+        """Apply `change` to a tenant atomically (optimistic concurrency); None when it does not exist."""
 
-    async def purge_tenant(self, tenant: Tenant) -> None:
-        """Mark the tenant deleted and delete its identity data (clients, keys, policies, memberships)."""
-        tenant_keys = keys.TenantKeys(tenant.name)
+        def stamped(tenant: Tenant) -> None:
+            change(tenant)
+            tenant.updated_at = int(time.time())
+
+        return await update_json(self._redis, keys.TENANTS, name, Tenant.from_json, stamped)
+
+    async def purge_tenant(self, name: str) -> None:
+        """Delete a (deleted-marked) tenant's identity data: clients, API keys, policies, memberships."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(*tenant_keys.all())
+            pipe.delete(*keys.TenantKeys(name).all())
             await pipe.execute()
-        await self._purge_members(keys=[keys.USERS, keys.members(tenant.name)], args=[tenant.name])
-        tenant.state = "deleted"
-        await self.save_tenant(tenant)
+        await self._purge_members(keys=[keys.USERS, keys.members(name)], args=[name])
 
     # ---- users ----
 
@@ -99,17 +103,16 @@ class Directory:
             raise ProblemError("AlreadyExists", f"username {user.username!r} is taken")
         return user
 
-    async def save_user(self, user: User, previous: User | None) -> None:
-        """Write the user and its membership index in one transaction."""
-        old = set(previous.memberships) if previous else set()
-        new = set(user.memberships)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.USERS, user.id, user.to_json())
-            for tenant in old - new:
-                pipe.srem(keys.members(tenant), user.id)
-            for tenant in new:
-                pipe.sadd(keys.members(tenant), user.id)
-            await pipe.execute()
+    async def update_user(self, user_id: str, change: Callable[[User], None]) -> User | None:
+        """Apply `change` to a user and its membership index atomically; None when it does not exist."""
+
+        def reindex(pipe: Pipeline, before: User, after: User) -> None:
+            for tenant in set(before.memberships) - set(after.memberships):
+                pipe.srem(keys.members(tenant), after.id)
+            for tenant in after.memberships:
+                pipe.sadd(keys.members(tenant), after.id)
+
+        return await update_json(self._redis, keys.USERS, user_id, User.from_json, change, reindex)
 
     async def get_user(self, user_id: str) -> User | None:
         raw = await self._redis.hget(keys.USERS, user_id)

@@ -6,6 +6,7 @@ from cityos_runtime.problems import ProblemError
 from redis.asyncio import Redis
 
 from cityos_identity.models import ApiKey, Client, client_tenant
+from cityos_identity.store.atomic import update_json
 from cityos_identity.store.keys import TenantKeys
 
 
@@ -50,5 +51,10 @@ class Principals:
         raw = await self._redis.hgetall(TenantKeys(tenant).apikeys)
         return sorted((ApiKey.from_json(v) for v in raw.values()), key=lambda k: k.key_id)
 
-    async def save_api_key(self, key: ApiKey) -> None:
-        await self._redis.hset(TenantKeys(key.tenant).apikeys, key.key_id, key.to_json())
+    async def revoke_api_key(self, tenant: str, key_id: str) -> ApiKey | None:
+        """Mark a key revoked atomically; None when it does not exist."""
+
+        def revoke(key: ApiKey) -> None:
+            key.revoked = True
+
+        return await update_json(self._redis, TenantKeys(tenant).apikeys, key_id, ApiKey.from_json, revoke)

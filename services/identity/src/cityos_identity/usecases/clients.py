@@ -158,11 +158,9 @@ class ClientUseCases:
     async def revoke_api_key(self, caller: Caller, request: pb.RevokeApiKeyRequest) -> pb.ApiKey:
         tenant = validate_tenant(request.tenant)
         _can_register(caller, tenant)
-        key = await self._s.principals.get_api_key(tenant, request.key_id)
+        key = await self._s.principals.revoke_api_key(tenant, request.key_id)
         if key is None:
             raise ProblemError("ResourceNotFound", f"API key {request.key_id!r} not found")
-        key.revoked = True
-        await self._s.principals.save_api_key(key)
         return convert.api_key(key)
 
     async def verify_api_key(

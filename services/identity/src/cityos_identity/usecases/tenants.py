@@ -58,8 +58,16 @@ class TenantUseCases:
     async def _set_state(self, caller: Caller, name: str, state: str) -> pb.Tenant:
         caller.require_platform_admin()
         tenant = await self._s.directory.require_tenant(validate_tenant(name))
-        tenant.state = state
-        return convert.tenant(await self._s.directory.save_tenant(tenant))
+
+        def set_state(record: Tenant) -> None:
+            if record.state == "deleted":
+                raise ProblemError("NonexistentTenant", f"tenant {record.name!r} does not exist")
+            record.state = state
+
+        updated = await self._s.directory.update_tenant(tenant.name, set_state)
+        if updated is None:
+            raise ProblemError("NonexistentTenant", f"tenant {tenant.name!r} does not exist")
+        return convert.tenant(updated)
 
     async def delete(self, caller: Caller, request: pb.TenantNameRequest) -> pb.Tenant:
         """Mark deleted and purge identity data; other services' data is purged by the caller."""
@@ -72,6 +80,14 @@ class TenantUseCases:
         ]
         if children:
             raise ProblemError("Conflict", f"tenant {tenant.name!r} still has municipalities: {children}")
+        # Mark it deleted first, so nothing new can be registered while its data is purged.
+        deleted = await self._s.directory.update_tenant(tenant.name, _mark_deleted)
+        if deleted is None:
+            raise ProblemError("NonexistentTenant", f"tenant {tenant.name!r} does not exist")
         await self._s.policies.purge_grants(tenant.name)
-        await self._s.directory.purge_tenant(tenant)
-        return convert.tenant(tenant)
+        await self._s.directory.purge_tenant(tenant.name)
+        return convert.tenant(deleted)
+
+
+def _mark_deleted(tenant: Tenant) -> None:
+    tenant.state = "deleted"

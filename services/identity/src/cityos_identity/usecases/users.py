@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cityos.identity.v1 import identity_pb2 as pb
@@ -63,6 +64,12 @@ class UserUseCases:
         )
         return convert.user(await self._s.directory.create_user(user))
 
+    async def _update(self, user_id: str, change: Callable[[User], None]) -> User:
+        updated = await self._s.directory.update_user(user_id, change)
+        if updated is None:
+            raise ProblemError("ResourceNotFound", f"user {user_id!r} not found")
+        return updated
+
     async def _find(self, user_id: str) -> User:
         user = await self._s.directory.get_user(user_id)
         if user is None:
@@ -85,26 +92,29 @@ class UserUseCases:
         tenant = validate_tenant(request.tenant)
         caller.require_tenant_admin(tenant)
         await self._s.directory.require_tenant(tenant)
-        user = await self._find(request.id)
-        previous = User.from_json(user.to_json())
         roles = validate_roles(list(request.roles))
-        if roles:
-            user.memberships[tenant] = roles
-        else:
-            user.memberships.pop(tenant, None)
-        await self._s.directory.save_user(user, previous)
-        return convert.user(user)
+
+        def set_roles(user: User) -> None:
+            if roles:
+                user.memberships[tenant] = roles
+            else:
+                user.memberships.pop(tenant, None)
+
+        return convert.user(await self._update(request.id, set_roles))
 
     async def set_password(self, caller: Caller, request: pb.SetUserPasswordRequest) -> pb.User:
         user = await self._find(request.id)
         if user.platform_admin and caller.subject != user.id:
             caller.require_platform_admin()
         caller.require_self_or_admin(user.id, list(user.memberships))
-        previous = User.from_json(user.to_json())
-        user.password_hash = await self._hash(request.password)
-        await self._s.directory.save_user(user, previous)
+        password_hash = await self._hash(request.password)
+
+        def set_hash(record: User) -> None:
+            record.password_hash = password_hash
+
+        updated = await self._update(user.id, set_hash)
         await self._s.directory.clear_failures(user.username)
-        return convert.user(user)
+        return convert.user(updated)
 
     async def delete(self, caller: Caller, request: pb.DeleteUserRequest) -> pb.DeleteResponse:
         user = await self._s.directory.get_user(request.id)
@@ -140,9 +150,10 @@ class UserUseCases:
             if await asyncio.to_thread(self._hasher.verify, user.password_hash, password):
                 await self._s.directory.clear_failures(name)
                 if self._hasher.needs_rehash(user.password_hash):
-                    previous = User.from_json(user.to_json())
-                    user.password_hash = await asyncio.to_thread(self._hasher.hash, password)
-                    await self._s.directory.save_user(user, previous)
+                    rehashed = await asyncio.to_thread(self._hasher.hash, password)
+                    await self._s.directory.update_user(
+                        user.id, lambda u: setattr(u, "password_hash", rehashed)
+                    )
                 return LoginResult(user)
         else:
             await asyncio.to_thread(self._hasher.dummy_verify, password)
