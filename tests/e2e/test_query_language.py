@@ -435,3 +435,15 @@ def test_lang_star_keeps_every_language(city: httpx.Client) -> None:
         "type": "LanguageProperty",
         "languageMap": {"ja": "豊平川", "en": "Toyohira River"},
     }
+
+
+def test_local_true_lists_every_entity_without_other_filters(city: httpx.Client) -> None:
+    response = city.get("/entities", params={"local": "true", "limit": "100"})
+    assert response.status_code == 200, response.text
+    assert {entity["id"] for entity in response.json()} == {G1, G2, G3, G4, M1, R1, C1}
+
+
+def test_query_without_any_filter_answers_400(city: httpx.Client) -> None:
+    response = city.get("/entities")
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == ERRORS + "BadRequestData"

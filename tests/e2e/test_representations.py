@@ -283,3 +283,9 @@ def test_content_type_parameters_such_as_charset_are_accepted(api: httpx.Client)
         headers={"Content-Type": "application/json; charset=utf-8"},
     )
     assert response.status_code == 201, response.text
+
+
+def test_format_takes_precedence_over_options(api: httpx.Client, gauge: str) -> None:
+    response = api.get(f"/entities/{gauge}", params={"format": "normalized", "options": "keyValues"})
+    assert response.status_code == 200, response.text
+    assert response.json()["waterLevel"]["value"] == 3.2
