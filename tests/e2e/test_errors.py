@@ -246,3 +246,14 @@ def test_hostile_input_never_causes_a_server_error(
         problem = response.json()
         assert problem["type"].startswith(ERRORS), problem
         assert problem["status"] == response.status_code, problem
+
+
+def test_link_header_with_an_ld_json_body_answers_400(api: httpx.Client) -> None:
+    # Clause 6.3.5: the @context comes from the body for application/ld+json, from Link for application/json;
+    # mixing both is an error.
+    headers = {
+        "Content-Type": "application/ld+json",
+        "Link": f'<{CORE_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"',
+    }
+    response = api.post("/entities", json=entity() | {"@context": CORE_CONTEXT}, headers=headers)
+    assert_problem(response, 400, "BadRequestData", "InvalidRequest")

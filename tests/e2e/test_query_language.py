@@ -447,3 +447,18 @@ def test_query_without_any_filter_answers_400(city: httpx.Client) -> None:
     response = city.get("/entities")
     assert response.status_code == 400, response.text
     assert response.json()["type"] == ERRORS + "BadRequestData"
+
+
+def test_post_query_applies_scope_q_and_lang_from_the_body(city: httpx.Client) -> None:
+    # The Query data type (clause 5.2.23) carries scopeQ and lang as members.
+    query = {
+        "type": "Query",
+        "entities": [{"type": "WaterLevelGauge"}],
+        "scopeQ": "/Hokkaido/Sapporo",
+        "lang": "en",
+    }
+    response = city.post("/entityOperations/query", json=query)
+    assert response.status_code == 200, response.text
+    entities = {entity["id"]: entity for entity in response.json()}
+    assert set(entities) == {G1, G2}
+    assert entities[G1]["name"] == {"type": "Property", "value": "Toyohira River", "lang": "en"}
