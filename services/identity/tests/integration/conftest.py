@@ -11,13 +11,14 @@ import grpc
 import pytest
 from cityos.identity.v1 import identity_pb2 as pb
 from cityos.identity.v1 import identity_pb2_grpc
+from cityos_identity.browser import admin_token, bearer
 from cityos_identity.config import IdentitySettings
 from cityos_identity.passwords import ScryptParams
 from cityos_identity.server import IdentityServer, build_server
-from cityos_identity.testing import ADMIN_PASSWORD, admin_token, bearer
 from cityos_runtime.telemetry import setup_telemetry
 
 ISSUER = "http://127.0.0.1:8080"
+ADMIN_PASSWORD = "admin-password-for-tests"
 # Cheap scrypt for tests (the production cost is exercised in the unit tests).
 FAST_SCRYPT = ScryptParams(n=2**10, r=8, p=1)
 
@@ -105,4 +106,4 @@ class Env:
 @pytest.fixture
 async def env(identity: tuple[IdentityServer, Any], unique_tenant: str) -> Env:
     server, stub = identity
-    return Env(server, stub, unique_tenant, await admin_token(stub, unique_tenant, ISSUER))
+    return Env(server, stub, unique_tenant, await admin_token(stub, unique_tenant, ISSUER, ADMIN_PASSWORD))

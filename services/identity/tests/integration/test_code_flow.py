@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 from cityos.identity.v1 import identity_pb2 as pb
-from cityos_identity.testing import (
+from cityos_identity.browser import (
     Browser,
     authorize,
     body_json,

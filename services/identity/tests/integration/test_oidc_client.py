@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from cityos.identity.v1 import identity_pb2 as pb
-from cityos_identity.testing import Browser, form_fields, header
+from cityos_identity.browser import Browser, form_fields, header
 from joserfc import jwt
 from joserfc.jwk import KeySet
 

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 from cityos.identity.v1 import identity_pb2 as pb
+from cityos_identity.browser import bearer
 from cityos_identity.store import keys
-from cityos_identity.testing import bearer
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 from cityos.identity.v1 import identity_pb2 as pb
-from cityos_identity.testing import Browser, basic, bearer, body_json, problem, token_request
+from cityos_identity.browser import Browser, basic, bearer, body_json, problem, token_request
 from joserfc import jwt
 from joserfc.jwk import KeySet
 

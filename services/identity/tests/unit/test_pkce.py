@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
+from cityos_identity.browser import pkce_pair
 from cityos_identity.models import Client
 from cityos_identity.oauth.models import OAuthClient
 from cityos_identity.oauth.provider import S256Challenge, _Payload
-from cityos_identity.testing import pkce_pair
 
 
 def _grant(confidential: bool, **params: str) -> SimpleNamespace:

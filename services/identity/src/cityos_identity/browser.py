@@ -1,5 +1,5 @@
-"""Test helpers shared by this service's tests and the gateway's: a cookie-keeping client of
-`HandleOAuthRequest` and the browser half of the authorization-code flow (login, consent, PKCE)."""
+"""A scripted browser for `HandleOAuthRequest`: keeps cookies, fills the login and consent forms, runs the
+authorization-code flow with PKCE. Used by the tests, the demo seeding and the gateway's tests."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import orjson
 from cityos.identity.v1 import identity_pb2 as pb
 from cityos_runtime.problems import ProblemError, problem_from_rpc_error
 
-ADMIN_PASSWORD = "admin-password-for-tests"  # noqa: S105 - the test bootstrap password
+
+class FlowError(Exception):
+    """The scripted flow did not go as a browser would expect (wrong password, refused consent, ...)."""
 
 
 @dataclass
@@ -65,7 +67,8 @@ def form_fields(page: bytes) -> tuple[str, dict[str, str]]:
     """The form's action and hidden fields of an HTML page."""
     text = page.decode()
     action = re.search(r'<form method="post" action="([^"]*)"', text)
-    assert action, text
+    if not action:
+        raise FlowError(f"no form on the page: {text[:300]!r}")
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', text))
     return action.group(1).replace("&amp;", "&"), hidden
 
@@ -113,9 +116,11 @@ async def authorize(
     if page.status == 200 and b'value="consent"' in page.body:
         action, hidden = form_fields(page.body)
         page = await browser.request("POST", issuer + action, {**hidden, "decision": "allow"})
-    assert page.status == 302, (page.status, page.body[:500])
+    if page.status != 302:
+        raise FlowError(f"authorization did not redirect: {page.status} {page.body[:300]!r}")
     location = urlsplit(header(page, "Location"))
-    assert f"{location.scheme}://{location.netloc}{location.path}" == redirect_uri
+    if f"{location.scheme}://{location.netloc}{location.path}" != redirect_uri:
+        raise FlowError(f"redirected elsewhere: {location.geturl()[:300]}")
     return parse_qs(location.query)
 
 
@@ -125,7 +130,7 @@ async def token_request(
     return await browser.request("POST", f"{issuer}/oauth2/token", form, headers)
 
 
-async def admin_token(stub: Any, tenant: str, issuer: str, password: str = ADMIN_PASSWORD) -> str:
+async def admin_token(stub: Any, tenant: str, issuer: str, password: str) -> str:
     """An access token of the bootstrap platform admin through the console client (code + PKCE)."""
     browser = Browser(stub)
     verifier, challenge = pkce_pair()
@@ -151,7 +156,8 @@ async def admin_token(stub: Any, tenant: str, issuer: str, password: str = ADMIN
             "code_verifier": verifier,
         },
     )
-    assert response.status == 200, response.body
+    if response.status != 200:
+        raise FlowError(f"token request failed: {response.status} {response.body[:300]!r}")
     return str(body_json(response)["access_token"])
 
 
