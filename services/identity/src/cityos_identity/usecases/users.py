@@ -46,10 +46,8 @@ class UserUseCases:
     async def create(self, caller: Caller, request: pb.CreateUserRequest) -> pb.User:
         memberships = {validate_tenant(m.tenant): validate_roles(list(m.roles)) for m in request.memberships}
         memberships = {t: r for t, r in memberships.items() if r}
-        if request.platform_admin:
-            caller.require_platform_admin()
-        elif not memberships:
-            caller.require_platform_admin()  # a user of no tenant can only be made by a platform admin
+        if request.platform_admin or not memberships:
+            caller.require_platform_admin()  # so are users of no tenant
         for tenant in memberships:
             caller.require_tenant_admin(tenant)
             await self._s.directory.require_tenant(tenant)
