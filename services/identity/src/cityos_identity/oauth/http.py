@@ -15,11 +15,12 @@ MAX_BODY = 64 * 1024
 FORM = "application/x-www-form-urlencoded"
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 # The login and consent pages load nothing from elsewhere and must never be framed (clickjacking).
+# No `form-action`: browsers apply it to the redirect that follows the consent form, and that redirect
+# goes to the client's (other-origin) redirect URI.
 _PAGE_SECURITY = [
     (
         "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
     ),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
