@@ -82,6 +82,7 @@ def policy(p: models.EntityPolicy) -> pb.EntityPolicy:
         attributes=p.attributes,
         read=p.read,
         write=p.write,
+        name=p.name,
     )
 
 

@@ -150,6 +150,16 @@ class EntityPolicy(_Record):
     attributes: list[str] = field(default_factory=list)
     read: bool = False
     write: bool = False
+    name: str = "default"
+
+    @property
+    def key(self) -> str:
+        """The policy's field in the tenant's policy hash."""
+        return policy_key(self.client_id, self.name)
+
+
+def policy_key(client_id: str, name: str) -> str:
+    return f"{client_id}|{name or 'default'}"
 
 
 @dataclass(slots=True)

@@ -248,14 +248,24 @@ async def test_policies_public_types_and_sharing_grants(env: Any) -> None:
     stub, md = env.stub, env.admin_md
     town = await env.municipality(f"{env.tenant}-chitose")
     before = (await stub.GetAccessPolicies(pb.GetAccessPoliciesRequest(tenant=town))).version
-    policy = pb.EntityPolicy(
+    app = f"{town}.app"
+    reader = pb.EntityPolicy(
         tenant=town,
-        client_id=f"{town}.app",
+        client_id=app,
+        name="read-gauges",
         entity_types=["WaterLevelGauge"],
         attributes=["waterLevel"],
         read=True,
     )
-    await stub.PutEntityPolicy(pb.PutEntityPolicyRequest(policy=policy), metadata=md)
+    writer = pb.EntityPolicy(
+        tenant=town, client_id=app, name="write-shelters", entity_types=["Shelter"], write=True
+    )
+    for policy in (reader, writer):
+        await stub.PutEntityPolicy(pb.PutEntityPolicyRequest(policy=policy), metadata=md)
+    bad_name = pb.EntityPolicy(tenant=town, client_id=app, name="no spaces", entity_types=["X"], read=True)
+    assert (
+        await problem(stub.PutEntityPolicy(pb.PutEntityPolicyRequest(policy=bad_name), metadata=md))
+    ).status == 400
     await stub.SetPublicTypes(pb.SetPublicTypesRequest(tenant=town, entity_types=["Shelter"]), metadata=md)
     await stub.PutSharingGrant(
         pb.PutSharingGrantRequest(
@@ -265,8 +275,9 @@ async def test_policies_public_types_and_sharing_grants(env: Any) -> None:
     )
     access = await stub.GetAccessPolicies(pb.GetAccessPoliciesRequest(tenant=town))
     assert access.tenant_state == "active" and access.version > before
-    assert [(p.client_id, list(p.entity_types), p.read, p.write) for p in access.policies] == [
-        (f"{town}.app", ["WaterLevelGauge"], True, False)
+    assert [(p.client_id, p.name, list(p.entity_types), p.read, p.write) for p in access.policies] == [
+        (app, "read-gauges", ["WaterLevelGauge"], True, False),
+        (app, "write-shelters", ["Shelter"], True, True),  # write implies read
     ]
     assert list(access.public_types) == ["Shelter"]
     assert [(g.owner, g.grantee) for g in access.grants] == [(town, env.tenant)]
@@ -280,9 +291,9 @@ async def test_policies_public_types_and_sharing_grants(env: Any) -> None:
     )
     assert self_grant.status == 400
     await stub.DeleteSharingGrant(pb.DeleteSharingGrantRequest(owner=town, grantee=env.tenant), metadata=md)
-    await stub.DeleteEntityPolicy(
-        pb.DeleteEntityPolicyRequest(tenant=town, client_id=f"{town}.app"), metadata=md
-    )
+    for name in ("read-gauges", "write-shelters"):
+        request = pb.DeleteEntityPolicyRequest(tenant=town, client_id=app, name=name)
+        assert (await stub.DeleteEntityPolicy(request, metadata=md)).deleted
     after = await stub.GetAccessPolicies(pb.GetAccessPoliciesRequest(tenant=town))
     assert not after.policies and not after.grants and after.version > access.version
     missing = await problem(stub.GetAccessPolicies(pb.GetAccessPoliciesRequest(tenant="no-such-tenant-x")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from cityos_identity.models import EntityPolicy, SharingGrant
+from cityos_identity.models import EntityPolicy, SharingGrant, policy_key
 from cityos_identity.store import keys
 from cityos_identity.store.keys import TenantKeys
 
@@ -18,21 +18,21 @@ class Policies:
     async def put_policy(self, policy: EntityPolicy) -> None:
         tk = TenantKeys(policy.tenant)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(tk.policies, policy.client_id, policy.to_json())
+            pipe.hset(tk.policies, policy.key, policy.to_json())
             pipe.incr(tk.policy_version)
             await pipe.execute()
 
-    async def delete_policy(self, tenant: str, client_id: str) -> bool:
+    async def delete_policy(self, tenant: str, client_id: str, name: str) -> bool:
         tk = TenantKeys(tenant)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(tk.policies, client_id)
+            pipe.hdel(tk.policies, policy_key(client_id, name))
             pipe.incr(tk.policy_version)
             deleted, _ = await pipe.execute()
         return bool(deleted)
 
     async def list_policies(self, tenant: str) -> list[EntityPolicy]:
         raw = await self._redis.hgetall(TenantKeys(tenant).policies)
-        return sorted((EntityPolicy.from_json(v) for v in raw.values()), key=lambda p: p.client_id)
+        return sorted((EntityPolicy.from_json(v) for v in raw.values()), key=lambda p: p.key)
 
     async def set_public_types(self, tenant: str, types: list[str]) -> None:
         tk = TenantKeys(tenant)

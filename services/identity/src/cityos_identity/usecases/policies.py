@@ -16,6 +16,7 @@ from cityos_identity.stores import Stores
 # Entity types and attributes as the gateway sees them: short names or absolute IRIs, no blanks.
 _NAME = re.compile(r"[^\s<>\"{}|\\^`]{1,512}")
 _MAX_NAMES = 1000
+_POLICY_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _names(values: list[str], what: str, *, required: bool) -> list[str]:
@@ -27,6 +28,15 @@ def _names(values: list[str], what: str, *, required: bool) -> list[str]:
     for value in clean:
         if not _NAME.fullmatch(value):
             raise ProblemError("BadRequestData", f"invalid {what} {value[:100]!r}")
+    return clean
+
+
+def _policy_name(name: str) -> str:
+    clean = name.strip() or "default"
+    if not _POLICY_NAME.fullmatch(clean):
+        raise ProblemError(
+            "BadRequestData", f"invalid policy name {name[:80]!r}: use letters, digits, '_', '-'"
+        )
     return clean
 
 
@@ -50,6 +60,7 @@ class PolicyUseCases:
         policy = EntityPolicy(
             tenant=tenant,
             client_id=spec.client_id.strip(),
+            name=_policy_name(spec.name),
             entity_types=_names(list(spec.entity_types), "entity type", required=True),
             attributes=_names(list(spec.attributes), "attribute", required=False),
             read=spec.read or spec.write,
@@ -60,7 +71,11 @@ class PolicyUseCases:
 
     async def delete_policy(self, caller: Caller, request: pb.DeleteEntityPolicyRequest) -> pb.DeleteResponse:
         tenant = await self._admin_of(caller, request.tenant)
-        return pb.DeleteResponse(deleted=await self._s.policies.delete_policy(tenant, request.client_id))
+        return pb.DeleteResponse(
+            deleted=await self._s.policies.delete_policy(
+                tenant, request.client_id, _policy_name(request.name)
+            )
+        )
 
     async def list_policies(
         self, caller: Caller, request: pb.ListEntityPoliciesRequest

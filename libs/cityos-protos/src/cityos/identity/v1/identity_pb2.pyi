@@ -1060,11 +1060,15 @@ class EntityPolicy(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     READ_FIELD_NUMBER: _builtins.int
     WRITE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     client_id: _builtins.str
     """the client (or API key id) the policy applies to; "*" = any caller"""
     read: _builtins.bool
     write: _builtins.bool
+    """write implies read"""
+    name: _builtins.str
+    """several policies per client, e.g. "read-all", "write-gauges";"""
     @_builtins.property
     def entity_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """expanded or short type names, as the gateway matches them"""
@@ -1082,10 +1086,11 @@ class EntityPolicy(_message.Message):
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         read: _builtins.bool = ...,
         write: _builtins.bool = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "client_id", b"client_id", "entity_types", b"entity_types", "read", b"read", "tenant", b"tenant", "write", b"write"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "client_id", b"client_id", "entity_types", b"entity_types", "name", b"name", "read", b"read", "tenant", b"tenant", "write", b"write"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1117,17 +1122,21 @@ class DeleteEntityPolicyRequest(_message.Message):
 
     TENANT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     client_id: _builtins.str
+    name: _builtins.str
+    """empty = "default" """
     def __init__(
         self,
         *,
         tenant: _builtins.str = ...,
         client_id: _builtins.str = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "name", b"name", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
