@@ -75,6 +75,27 @@ class Policies:
             for owner in {k.split("|")[0] for k in doomed}:
                 await self._bump(owner)
 
+    async def snapshot(
+        self, tenant: str
+    ) -> tuple[str | None, list[EntityPolicy], list[str], list[SharingGrant], int]:
+        """(tenant record JSON, policies, public types, grants given, version) in one round trip."""
+        tk = TenantKeys(tenant)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.TENANTS, tenant)
+            pipe.hgetall(tk.policies)
+            pipe.smembers(tk.public)
+            pipe.hgetall(keys.SHARING)
+            pipe.get(tk.policy_version)
+            record, policies, public, sharing, version = await pipe.execute()
+        grants = [SharingGrant.from_json(v) for v in sharing.values()]
+        return (
+            keys.text(record) if record else None,
+            sorted((EntityPolicy.from_json(v) for v in policies.values()), key=lambda p: p.key),
+            sorted(keys.texts(public)),
+            sorted((g for g in grants if g.owner == tenant), key=lambda g: g.grantee),
+            int(version or 0),
+        )
+
     async def version(self, tenant: str) -> int:
         return int(await self._redis.get(TenantKeys(tenant).policy_version) or 0)
 

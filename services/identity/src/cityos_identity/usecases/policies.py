@@ -10,7 +10,7 @@ from cityos_runtime.problems import ProblemError
 
 from cityos_identity import convert
 from cityos_identity.caller import Caller
-from cityos_identity.models import EntityPolicy, SharingGrant, validate_tenant
+from cityos_identity.models import EntityPolicy, SharingGrant, Tenant, validate_tenant
 from cityos_identity.stores import Stores
 
 # Entity types and attributes as the gateway sees them: short names or absolute IRIs, no blanks.
@@ -127,13 +127,14 @@ class PolicyUseCases:
     ) -> pb.AccessPolicies:
         """Everything the gateway enforces for one tenant (internal RPC: no caller token needed)."""
         tenant_name = validate_tenant(request.tenant)
-        tenant = await self._s.directory.require_tenant(tenant_name, live=False)
-        version = await self._s.policies.version(tenant_name)
+        record, policies, public, grants, version = await self._s.policies.snapshot(tenant_name)
+        if record is None:
+            raise ProblemError("NonexistentTenant", f"tenant {tenant_name!r} does not exist")
         return pb.AccessPolicies(
             tenant=tenant_name,
-            tenant_state=tenant.state,
-            policies=[convert.policy(p) for p in await self._s.policies.list_policies(tenant_name)],
-            public_types=await self._s.policies.public_types(tenant_name),
-            grants=[convert.grant(g) for g in await self._s.policies.list_grants(owner=tenant_name)],
+            tenant_state=Tenant.from_json(record).state,
+            policies=[convert.policy(p) for p in policies],
+            public_types=public,
+            grants=[convert.grant(g) for g in grants],
             version=version,
         )
