@@ -234,3 +234,12 @@ def test_vocab_values_are_expanded_and_compacted_with_the_context(api: httpx.Cli
     assert api.get(f"/entities/{entity_id}").json()[HYDRO + "kind"]["vocab"] == HYDRO + "river"
     found = api.get("/entities", params={"type": "Gauge", "q": 'kind=="river"'}, headers=context)
     assert [item["id"] for item in found.json()] == [entity_id]
+
+
+def test_hosted_context_is_served_to_any_json_ld_processor(api: httpx.Client, client: httpx.Client) -> None:
+    # A JSON-LD processor dereferencing the URL sends no NGSILD-Tenant header; it must still get the document.
+    added = api.post("/jsonldContexts", json=HYDRO_CONTEXT)
+    assert added.status_code == 201, added.text
+    served = client.get(urljoin(str(client.base_url), added.headers["Location"]))
+    assert served.status_code == 200, served.text
+    assert served.json() == HYDRO_CONTEXT
