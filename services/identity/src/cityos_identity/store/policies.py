@@ -43,9 +43,6 @@ class Policies:
             pipe.incr(tk.policy_version)
             await pipe.execute()
 
-    async def public_types(self, tenant: str) -> list[str]:
-        return sorted(keys.texts(await self._redis.smembers(TenantKeys(tenant).public)))
-
     async def put_grant(self, grant: SharingGrant) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.SHARING, f"{grant.owner}|{grant.grantee}", grant.to_json())
@@ -95,9 +92,6 @@ class Policies:
             sorted((g for g in grants if g.owner == tenant), key=lambda g: g.grantee),
             int(version or 0),
         )
-
-    async def version(self, tenant: str) -> int:
-        return int(await self._redis.get(TenantKeys(tenant).policy_version) or 0)
 
     async def _bump(self, tenant: str) -> None:
         # The version is a cache key only: bumping it after the grant write is safe (a stale read
