@@ -44,9 +44,7 @@ class Policies:
             await pipe.execute()
 
     async def put_grant(self, grant: SharingGrant) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.SHARING, f"{grant.owner}|{grant.grantee}", grant.to_json())
-            await pipe.execute()
+        await self._redis.hset(keys.SHARING, f"{grant.owner}|{grant.grantee}", grant.to_json())
         await self._bump(grant.owner)
 
     async def delete_grant(self, owner: str, grantee: str) -> bool:
