@@ -130,6 +130,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServicer):
     async def SetUserPassword(self, request: pb.SetUserPasswordRequest, context: Context) -> pb.User:
         return await self._call(self._users.set_password, request, context)
 
+    async def SetUserDisabled(self, request: pb.SetUserDisabledRequest, context: Context) -> pb.User:
+        return await self._call(self._users.set_disabled, request, context)
+
     async def DeleteUser(self, request: pb.DeleteUserRequest, context: Context) -> pb.DeleteResponse:
         return await self._call(self._users.delete, request, context)
 

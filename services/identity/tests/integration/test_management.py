@@ -10,6 +10,7 @@ import pytest
 from cityos.identity.v1 import identity_pb2 as pb
 from cityos_identity.browser import (
     Browser,
+    FlowError,
     authorize,
     basic,
     bearer,
@@ -316,3 +317,62 @@ async def test_concurrent_role_changes_are_not_lost(env: Any) -> None:
     for town in towns:
         members = await env.stub.ListUsers(pb.ListUsersRequest(tenant=town), metadata=env.admin_md)
         assert [u.id for u in members.users] == [user_id]
+
+
+async def test_disabled_users_cannot_sign_in_or_refresh(env: Any) -> None:
+    username = f"off-{env.tenant}"
+    user_id = await env.resident(env.tenant, username, PASSWORD)
+    client_id, _ = await env.client(
+        env.tenant,
+        confidential=False,
+        redirect_uris=[REDIRECT],
+        grant_types=["authorization_code", "refresh_token"],
+        scopes=["openid"],
+    )
+    browser = Browser(env.stub)
+    verifier, challenge = pkce_pair()
+    query = await authorize(
+        browser, ISSUER, client_id, REDIRECT, username, PASSWORD, scope="openid", challenge=challenge
+    )
+    tokens = body_json(
+        await token_request(
+            browser,
+            ISSUER,
+            {
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": REDIRECT,
+                "client_id": client_id,
+                "code_verifier": verifier,
+            },
+        )
+    )
+    off = await env.stub.SetUserDisabled(
+        pb.SetUserDisabledRequest(id=user_id, disabled=True), metadata=env.admin_md
+    )
+    assert off.disabled
+    refresh = await token_request(
+        browser,
+        ISSUER,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id},
+    )
+    assert refresh.status == 400
+    fresh = Browser(env.stub)
+    with pytest.raises(FlowError):
+        await authorize(
+            fresh, ISSUER, client_id, REDIRECT, username, PASSWORD, scope="openid", challenge=pkce_pair()[1]
+        )
+    on = await env.stub.SetUserDisabled(
+        pb.SetUserDisabledRequest(id=user_id, disabled=False), metadata=env.admin_md
+    )
+    assert not on.disabled
+    await authorize(
+        Browser(env.stub),
+        ISSUER,
+        client_id,
+        REDIRECT,
+        username,
+        PASSWORD,
+        scope="openid",
+        challenge=pkce_pair()[1],
+    )

@@ -114,15 +114,32 @@ class UserUseCases:
         await self._s.directory.clear_failures(user.username)
         return convert.user(updated)
 
-    async def delete(self, caller: Caller, request: pb.DeleteUserRequest) -> pb.DeleteResponse:
-        user = await self._s.directory.get_user(request.id)
-        if user is None:
-            return pb.DeleteResponse(deleted=False)
+    async def set_disabled(self, caller: Caller, request: pb.SetUserDisabledRequest) -> pb.User:
+        user = await self._find(request.id)
+        self._require_manager(caller, user)
+        if user.id == caller.subject:
+            raise ProblemError("BadRequestData", "users cannot disable themselves")
+        disabled = request.disabled
+
+        def set_flag(record: User) -> None:
+            record.disabled = disabled
+
+        return convert.user(await self._update(user.id, set_flag))
+
+    @staticmethod
+    def _require_manager(caller: Caller, user: User) -> None:
+        """Platform admins manage everyone; tenant admins manage users who belong only to their tenants."""
         if user.platform_admin or not user.memberships:
             caller.require_platform_admin()
         else:
             for tenant in user.memberships:
                 caller.require_tenant_admin(tenant)
+
+    async def delete(self, caller: Caller, request: pb.DeleteUserRequest) -> pb.DeleteResponse:
+        user = await self._s.directory.get_user(request.id)
+        if user is None:
+            return pb.DeleteResponse(deleted=False)
+        self._require_manager(caller, user)
         await self._s.directory.delete_user(user)
         return pb.DeleteResponse(deleted=True)
 

@@ -389,6 +389,29 @@ class SetUserPasswordRequest(_message.Message):
 Global___SetUserPasswordRequest: _TypeAlias = SetUserPasswordRequest  # noqa: Y015
 
 @_typing.final
+class SetUserDisabledRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    DISABLED_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    disabled: _builtins.bool
+    """a disabled user cannot sign in, refresh tokens or call userinfo"""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        disabled: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disabled", b"disabled", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetUserDisabledRequest: _TypeAlias = SetUserDisabledRequest  # noqa: Y015
+
+@_typing.final
 class DeleteUserRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

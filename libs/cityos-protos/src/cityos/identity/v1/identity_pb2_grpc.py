@@ -89,6 +89,11 @@ class IdentityStub:
                 request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserPasswordRequest.SerializeToString,
                 response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
                 _registered_method=True)
+        self.SetUserDisabled = channel.unary_unary(
+                '/cityos.identity.v1.Identity/SetUserDisabled',
+                request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserDisabledRequest.SerializeToString,
+                response_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
         self.DeleteUser = channel.unary_unary(
                 '/cityos.identity.v1.Identity/DeleteUser',
                 request_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.DeleteUserRequest.SerializeToString,
@@ -282,6 +287,12 @@ class IdentityServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetUserPassword(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserDisabled(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -493,6 +504,11 @@ def add_IdentityServicer_to_server(servicer, server):
             'SetUserPassword': grpc.unary_unary_rpc_method_handler(
                     servicer.SetUserPassword,
                     request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserPasswordRequest.FromString,
+                    response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'SetUserDisabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserDisabled,
+                    request_deserializer=cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserDisabledRequest.FromString,
                     response_serializer=cityos_dot_identity_dot_v1_dot_identity__pb2.User.SerializeToString,
             ),
             'DeleteUser': grpc.unary_unary_rpc_method_handler(
@@ -917,6 +933,33 @@ class Identity:
             target,
             '/cityos.identity.v1.Identity/SetUserPassword',
             cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserPasswordRequest.SerializeToString,
+            cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserDisabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityos.identity.v1.Identity/SetUserDisabled',
+            cityos_dot_identity_dot_v1_dot_identity__pb2.SetUserDisabledRequest.SerializeToString,
             cityos_dot_identity_dot_v1_dot_identity__pb2.User.FromString,
             options,
             channel_credentials,

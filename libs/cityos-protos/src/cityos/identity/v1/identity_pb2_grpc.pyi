@@ -56,6 +56,7 @@ class IdentityStub:
     ListUsers: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListUsersRequest, _identity_pb2.ListUsersResponse]
     SetUserRoles: _grpc.UnaryUnaryMultiCallable[_identity_pb2.SetUserRolesRequest, _identity_pb2.User]
     SetUserPassword: _grpc.UnaryUnaryMultiCallable[_identity_pb2.SetUserPasswordRequest, _identity_pb2.User]
+    SetUserDisabled: _grpc.UnaryUnaryMultiCallable[_identity_pb2.SetUserDisabledRequest, _identity_pb2.User]
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteResponse]
     CreateClient: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateClientRequest, _identity_pb2.CreateClientResponse]
     GetClient: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetClientRequest, _identity_pb2.Client]
@@ -99,6 +100,7 @@ class IdentityAsyncStub(IdentityStub):
     ListUsers: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListUsersRequest, _identity_pb2.ListUsersResponse]  # type: ignore[assignment]
     SetUserRoles: _aio.UnaryUnaryMultiCallable[_identity_pb2.SetUserRolesRequest, _identity_pb2.User]  # type: ignore[assignment]
     SetUserPassword: _aio.UnaryUnaryMultiCallable[_identity_pb2.SetUserPasswordRequest, _identity_pb2.User]  # type: ignore[assignment]
+    SetUserDisabled: _aio.UnaryUnaryMultiCallable[_identity_pb2.SetUserDisabledRequest, _identity_pb2.User]  # type: ignore[assignment]
     DeleteUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeleteUserRequest, _identity_pb2.DeleteResponse]  # type: ignore[assignment]
     CreateClient: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateClientRequest, _identity_pb2.CreateClientResponse]  # type: ignore[assignment]
     GetClient: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetClientRequest, _identity_pb2.Client]  # type: ignore[assignment]
@@ -203,6 +205,13 @@ class IdentityServicer(metaclass=_abc_1.ABCMeta):
     def SetUserPassword(
         self,
         request: _identity_pb2.SetUserPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.User, _abc.Awaitable[_identity_pb2.User]]: ...
+
+    @_abc_1.abstractmethod
+    def SetUserDisabled(
+        self,
+        request: _identity_pb2.SetUserDisabledRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.User, _abc.Awaitable[_identity_pb2.User]]: ...
 
