@@ -14,10 +14,12 @@ from cityos_runtime.problems import ProblemError
 from cityos_broker.config import BrokerSettings
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.store import Store
+from cityos_broker.temporal.runtime import TemporalRuntime
 from cityos_broker.usecases.batch import BatchUseCases
 from cityos_broker.usecases.catalog import CatalogUseCases
 from cityos_broker.usecases.entities import EntityUseCases
 from cityos_broker.usecases.support import Support
+from cityos_broker.usecases.temporal import TemporalUseCases
 
 
 def _not_yet(what: str) -> NoReturn:
@@ -27,11 +29,23 @@ def _not_yet(what: str) -> NoReturn:
 class Broker:
     """NGSI-LD context broker use cases over a store and a context resolver."""
 
-    def __init__(self, settings: BrokerSettings, store: Store, resolver: ContextResolver) -> None:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        store: Store,
+        resolver: ContextResolver,
+        *,
+        temporal: TemporalRuntime | None = None,
+    ) -> None:
         support = Support(settings, store, resolver)
         self._entities = EntityUseCases(support)
         self._batch = BatchUseCases(support)
         self._catalog = CatalogUseCases(support)
+        self._temporal = (
+            TemporalUseCases(support, temporal.history, temporal.archive, settings.temporal.max_instances)
+            if temporal is not None
+            else None
+        )
 
     # Entities
     async def create_entity(self, tenant: str, request: pb.CreateEntityRequest) -> pb.CreateEntityResponse:
@@ -108,8 +122,33 @@ class Broker:
     async def subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
         _not_yet("the subscription API")
 
-    async def temporal(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        _not_yet("the temporal API")
+    # Temporal API
+    def _temporal_api(self) -> TemporalUseCases:
+        if self._temporal is None:
+            _not_yet("the temporal API")
+        return self._temporal
+
+    async def create_temporal_entity(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._temporal_api().create(tenant, request)
+
+    async def retrieve_temporal_entity(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._temporal_api().retrieve(tenant, request)
+
+    async def query_temporal_entities(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._temporal_api().query(tenant, request)
+
+    async def delete_temporal_entity(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._temporal_api().delete(tenant, request)
+
+    async def append_temporal_attributes(
+        self, tenant: str, request: pb.ResourceRequest
+    ) -> pb.ResourceResponse:
+        return await self._temporal_api().append(tenant, request)
+
+    async def delete_temporal_attribute(
+        self, tenant: str, request: pb.ResourceRequest
+    ) -> pb.ResourceResponse:
+        return await self._temporal_api().delete_attribute(tenant, request)
 
     async def registration(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
         _not_yet("context source registration")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cityos_runtime.config import CommonSettings, ConfigError, env_bool, env_float, env_int, env_str
 from cityos_runtime.problems import ProblemError
 
 from cityos_broker.store.keys import validate_tenant
+from cityos_broker.temporal.settings import TemporalSettings
 
 SERVICE_NAME = "broker"
 
@@ -28,6 +29,7 @@ class BrokerSettings:
     default_limit: int
     max_limit: int
     changes_maxlen: int
+    temporal: TemporalSettings = field(default_factory=TemporalSettings)
 
     @property
     def default_tenant(self) -> str:
@@ -62,4 +64,5 @@ class BrokerSettings:
             default_limit=default_limit,
             max_limit=max_limit,
             changes_maxlen=env_int("BROKER_CHANGES_MAXLEN", 100_000, min_value=1000, environ=environ),
+            temporal=TemporalSettings.from_env(environ=environ),
         )

@@ -19,6 +19,7 @@ from cityos_broker.config import BrokerSettings
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.servicer import SERVICE_NAME, BrokerServicer, register
 from cityos_broker.store import Store
+from cityos_broker.temporal.runtime import TemporalRuntime
 
 _log = logging.getLogger("cityos.broker")
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -47,6 +48,7 @@ class BrokerServer:
     resolver: ContextResolver
     store: Store
     health_interval: float = HEALTH_INTERVAL_SECONDS
+    temporal: TemporalRuntime | None = None
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> int:
@@ -57,6 +59,8 @@ class BrokerServer:
         except RedisError as error:
             raise OSError(f"Redis is not reachable: {type(error).__name__}: {error}") from error
         port = await self.grpc.start()
+        if self.temporal is not None:
+            await self.temporal.start()
         self._watch = asyncio.create_task(self._watch_redis(), name="broker-redis-health")
         return port
 
@@ -83,6 +87,8 @@ class BrokerServer:
 
     async def close_clients(self) -> None:
         """Stop the health watch and close the HTTP and Redis clients."""
+        if self.temporal is not None:
+            await self.temporal.stop()  # read but unacknowledged changes stay pending for the next start
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -108,10 +114,11 @@ def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer
         max_bytes=settings.context_max_bytes,
         allow_private=settings.allow_private_urls,
     )
-    servicer = BrokerServicer(Broker(settings, store, resolver))
+    temporal = TemporalRuntime.build(redis, settings.temporal)
+    servicer = BrokerServicer(Broker(settings, store, resolver, temporal=temporal))
     server = GrpcServer(settings.common.service_name, settings.grpc_host, settings.grpc_port, telemetry)
     server.add(register(servicer), [SERVICE_NAME])
-    return BrokerServer(server, redis, resolver, store)
+    return BrokerServer(server, redis, resolver, store, temporal=temporal)
 
 
 async def serve(settings: BrokerSettings) -> None:

@@ -154,32 +154,32 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
     async def CreateTemporalEntity(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.temporal, request, context)
+        return await self._call(self._broker.create_temporal_entity, request, context)
 
     async def RetrieveTemporalEntity(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.temporal, request, context)
+        return await self._call(self._broker.retrieve_temporal_entity, request, context)
 
     async def QueryTemporalEntities(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.temporal, request, context)
+        return await self._call(self._broker.query_temporal_entities, request, context)
 
     async def DeleteTemporalEntity(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.temporal, request, context)
+        return await self._call(self._broker.delete_temporal_entity, request, context)
 
     async def AppendTemporalAttributes(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.temporal, request, context)
+        return await self._call(self._broker.append_temporal_attributes, request, context)
 
     async def DeleteTemporalAttribute(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.temporal, request, context)
+        return await self._call(self._broker.delete_temporal_attribute, request, context)
 
     async def CreateRegistration(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
         return await self._call(self._broker.registration, request, context)

@@ -1,0 +1,1 @@
+"""NGSI-LD temporal API: history recorder, history store, temporal queries and aggregation, S3 archive."""
