@@ -87,6 +87,12 @@ async def test_code_flow_with_pkce_refresh_rotation_and_reuse_detection(
     )
     assert consent.status == 200 and b"Allow access" in consent.body and b"entities:read" in consent.body
     assert "cityos_session" in browser.cookies
+    session_cookie = next(h.value for h in consent.headers if h.value.startswith("cityos_session="))
+    assert (
+        "Path=/oauth2;" in session_cookie
+        and "HttpOnly" in session_cookie
+        and "SameSite=Lax" in session_cookie
+    )
     action, hidden = form_fields(consent.body)
     redirected = await browser.request("POST", ISSUER + action, {**hidden, "decision": "allow"})
     assert redirected.status == 302

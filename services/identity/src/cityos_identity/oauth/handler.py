@@ -62,6 +62,8 @@ class OAuthHandler:
         self._session_ttl = session_ttl
         self._secure = secure_cookies
         self._base_path = urlsplit(provider.config.issuer).path
+        # Browser cookies only travel to the OAuth endpoints, never to the data API routes.
+        self._cookie_path = self._base_path + "/oauth2"
         self._metadata = metadata(provider.config.issuer)
         self._routes: dict[str, tuple[frozenset[str], Route]] = {
             "/.well-known/openid-configuration": (frozenset({"GET"}), self._discovery),
@@ -135,7 +137,7 @@ class OAuthHandler:
         )
         if response is None:
             response = html_response(200, pages.signed_out_page())
-        response.set_cookie(SESSION_COOKIE, "", max_age=0, secure=self._secure)
+        response.set_cookie(SESSION_COOKIE, "", max_age=0, secure=self._secure, path=self._cookie_path)
         return response
 
     async def _userinfo(self, request: Request) -> Response:
@@ -200,12 +202,10 @@ class OAuthHandler:
                 await self._tokens.remember_scopes(
                     session.user.id, client.get_client_id(), remembered | set(scopes)
                 )
-            return _with_cookies(
-                await self._complete(grant, session if allowed else None), cookies, self._secure
-            )
+            return self._respond(await self._complete(grant, session if allowed else None), cookies)
         remembered = await self._tokens.remembered_scopes(session.user.id, client.get_client_id())
         if set(scopes) <= remembered and "consent" not in prompts:
-            return _with_cookies(await self._complete(grant, session), cookies, self._secure)
+            return self._respond(await self._complete(grant, session), cookies)
         if "none" in prompts:
             return self._authorize_error(_oauth_error(grant, "consent_required"))
         csrf = await self._new_csrf(request, cookies)
@@ -217,7 +217,7 @@ class OAuthHandler:
             user=session.user.display_name or session.user.username,
             scopes=scopes,
         )
-        return _with_cookies(html_response(200, page), cookies, self._secure)
+        return self._respond(html_response(200, page), cookies)
 
     async def _complete(self, grant: Any, session: _Session | None) -> Response:
         grant.request.auth_time = session.auth_time if session else None
@@ -248,7 +248,13 @@ class OAuthHandler:
             username=request.form_value("username"),
             error=error,
         )
-        return _with_cookies(html_response(401 if error else 200, page), cookies, self._secure)
+        return self._respond(html_response(401 if error else 200, page), cookies)
+
+    def _respond(self, response: Response, cookies: list[tuple[str, str, int]]) -> Response:
+        """`response` with the cookies this request set (HttpOnly, SameSite=Lax, under /oauth2)."""
+        for name, value, max_age in cookies:
+            response.set_cookie(name, value, max_age=max_age, secure=self._secure, path=self._cookie_path)
+        return response
 
     def _action(self, request: Request) -> str:
         return self._base_path + AUTHORIZE + (f"?{request.query_string}" if request.query_string else "")
@@ -288,12 +294,6 @@ class OAuthHandler:
             return False
         stored = await self._tokens.take_csrf(token)
         return stored is not None and hmac.compare_digest(stored, binding)
-
-
-def _with_cookies(response: Response, cookies: list[tuple[str, str, int]], secure: bool) -> Response:
-    for name, value, max_age in cookies:
-        response.set_cookie(name, value, max_age=max_age, secure=secure)
-    return response
 
 
 def _bearer_error(status: int, error: str) -> Response:
