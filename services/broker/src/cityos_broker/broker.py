@@ -14,10 +14,12 @@ from cityos_runtime.problems import ProblemError
 from cityos_broker.config import BrokerSettings
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.store import Store
+from cityos_broker.subscriptions.store import SubscriptionStore
 from cityos_broker.temporal.runtime import TemporalRuntime
 from cityos_broker.usecases.batch import BatchUseCases
 from cityos_broker.usecases.catalog import CatalogUseCases
 from cityos_broker.usecases.entities import EntityUseCases
+from cityos_broker.usecases.subscriptions import SubscriptionUseCases
 from cityos_broker.usecases.support import Support
 from cityos_broker.usecases.temporal import TemporalUseCases
 
@@ -35,9 +37,11 @@ class Broker:
         store: Store,
         resolver: ContextResolver,
         *,
+        subscriptions: SubscriptionStore,
         temporal: TemporalRuntime | None = None,
     ) -> None:
         support = Support(settings, store, resolver)
+        self._subscriptions = SubscriptionUseCases(support, subscriptions)
         self._entities = EntityUseCases(support)
         self._batch = BatchUseCases(support)
         self._catalog = CatalogUseCases(support)
@@ -118,9 +122,23 @@ class Broker:
     async def delete_context(self, tenant: str, request: pb.ContextRequest) -> pb.ContextResponse:
         return await self._catalog.delete_context(request)
 
-    # Subscriptions, temporal API and registrations: not built yet, and said so.
-    async def subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        _not_yet("the subscription API")
+    # Subscriptions
+    async def create_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._subscriptions.create(tenant, request)
+
+    async def retrieve_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._subscriptions.retrieve(tenant, request)
+
+    async def query_subscriptions(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._subscriptions.query(tenant, request)
+
+    async def update_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._subscriptions.update(tenant, request)
+
+    async def delete_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
+        return await self._subscriptions.delete(tenant, request)
+
+    # Temporal API and registrations: not built yet, and said so.
 
     # Temporal API
     def _temporal_api(self) -> TemporalUseCases:

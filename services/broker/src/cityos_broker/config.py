@@ -9,6 +9,7 @@ from cityos_runtime.config import CommonSettings, ConfigError, env_bool, env_flo
 from cityos_runtime.problems import ProblemError
 
 from cityos_broker.store.keys import validate_tenant
+from cityos_broker.subscriptions.settings import NotifierSettings
 from cityos_broker.temporal.settings import TemporalSettings
 
 SERVICE_NAME = "broker"
@@ -30,6 +31,7 @@ class BrokerSettings:
     max_limit: int
     changes_maxlen: int
     temporal: TemporalSettings = field(default_factory=TemporalSettings)
+    notifier: NotifierSettings = field(default_factory=NotifierSettings)
 
     @property
     def default_tenant(self) -> str:
@@ -65,4 +67,5 @@ class BrokerSettings:
             max_limit=max_limit,
             changes_maxlen=env_int("BROKER_CHANGES_MAXLEN", 100_000, min_value=1000, environ=environ),
             temporal=TemporalSettings.from_env(environ=environ),
+            notifier=NotifierSettings.from_env(environ=environ),
         )

@@ -19,6 +19,8 @@ from cityos_broker.config import BrokerSettings
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.servicer import SERVICE_NAME, BrokerServicer, register
 from cityos_broker.store import Store
+from cityos_broker.subscriptions.store import SubscriptionStore
+from cityos_broker.subscriptions.worker import NotifierWorker
 from cityos_broker.temporal.runtime import TemporalRuntime
 
 _log = logging.getLogger("cityos.broker")
@@ -49,6 +51,7 @@ class BrokerServer:
     store: Store
     health_interval: float = HEALTH_INTERVAL_SECONDS
     temporal: TemporalRuntime | None = None
+    notifier: NotifierWorker | None = None
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> int:
@@ -61,6 +64,8 @@ class BrokerServer:
         port = await self.grpc.start()
         if self.temporal is not None:
             await self.temporal.start()
+        if self.notifier is not None:
+            await self.notifier.start()
         self._watch = asyncio.create_task(self._watch_redis(), name="broker-redis-health")
         return port
 
@@ -89,6 +94,8 @@ class BrokerServer:
         """Stop the health watch and close the HTTP and Redis clients."""
         if self.temporal is not None:
             await self.temporal.stop()  # read but unacknowledged changes stay pending for the next start
+        if self.notifier is not None:
+            await self.notifier.stop()  # unacknowledged notifications stay pending in Redis
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -114,11 +121,25 @@ def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer
         max_bytes=settings.context_max_bytes,
         allow_private=settings.allow_private_urls,
     )
+    subscriptions = SubscriptionStore(redis)
     temporal = TemporalRuntime.build(redis, settings.temporal)
-    servicer = BrokerServicer(Broker(settings, store, resolver, temporal=temporal))
+    servicer = BrokerServicer(
+        Broker(settings, store, resolver, temporal=temporal, subscriptions=subscriptions)
+    )
     server = GrpcServer(settings.common.service_name, settings.grpc_host, settings.grpc_port, telemetry)
     server.add(register(servicer), [SERVICE_NAME])
-    return BrokerServer(server, redis, resolver, store, temporal=temporal)
+    notifier = None
+    if settings.notifier.enabled:
+        notifier = NotifierWorker(
+            redis,
+            subscriptions,
+            store.entities,
+            resolver,
+            settings.notifier,
+            allow_private_urls=settings.allow_private_urls,
+            max_limit=settings.max_limit,
+        )
+    return BrokerServer(server, redis, resolver, store, notifier=notifier, temporal=temporal)
 
 
 async def serve(settings: BrokerSettings) -> None:

@@ -135,21 +135,21 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         return await self._call(self._broker.delete_context, request, context)
 
     async def CreateSubscription(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.subscription, request, context)
+        return await self._call(self._broker.create_subscription, request, context)
 
     async def RetrieveSubscription(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.subscription, request, context)
+        return await self._call(self._broker.retrieve_subscription, request, context)
 
     async def QuerySubscriptions(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.subscription, request, context)
+        return await self._call(self._broker.query_subscriptions, request, context)
 
     async def UpdateSubscription(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.subscription, request, context)
+        return await self._call(self._broker.update_subscription, request, context)
 
     async def DeleteSubscription(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.subscription, request, context)
+        return await self._call(self._broker.delete_subscription, request, context)
 
     async def CreateTemporalEntity(
         self, request: pb.ResourceRequest, context: Context

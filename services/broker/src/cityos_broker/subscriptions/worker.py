@@ -1,0 +1,304 @@
+"""The notifier: one per broker replica; replicas share the work through Redis consumer groups.
+
+Loops: tenant discovery (`cityos:tenants`, tenants with subscriptions), matching (change streams →
+notify streams), delivery (notify streams → endpoints, retries, dead letters), take-over of entries a
+dead consumer left pending (XAUTOCLAIM), and timeInterval notifications (one owner per period by lease).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from cityos_broker.ngsild.contexts import ContextResolver
+from cityos_broker.store import EntityStore, utc_now
+from cityos_broker.store.keys import TENANTS_KEY, as_text
+from cityos_broker.subscriptions.cache import Ready, SubscriptionCache
+from cityos_broker.subscriptions.matcher import ChangeEvent
+from cityos_broker.subscriptions.notification import (
+    AttributesAsked,
+    ReadPolicy,
+    build_notification,
+)
+from cityos_broker.subscriptions.queue import SENDER_GROUP, Entry, NotificationQueue, Pending, decode_pending
+from cityos_broker.subscriptions.senders import DeliveryError, Senders, backoff_delays
+from cityos_broker.subscriptions.settings import NotifierSettings
+from cityos_broker.subscriptions.store import CHANGES_GROUP, SubscriptionKeys, SubscriptionStore
+
+_log = logging.getLogger("cityos.broker.notifier")
+_READ_BLOCK_MS = 500
+_BATCH = 100
+_PERIODIC_TICK_S = 0.25
+
+
+def default_consumer_name() -> str:
+    """A consumer name unique to this process (host, pid and a random suffix)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class NotifierWorker:
+    """Matches change events against subscriptions and delivers the notifications, at least once."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        subscriptions: SubscriptionStore,
+        entities: EntityStore,
+        resolver: ContextResolver,
+        settings: NotifierSettings,
+        *,
+        allow_private_urls: bool,
+        max_limit: int,
+        consumer: str | None = None,
+        policy: ReadPolicy | None = None,
+    ) -> None:
+        self._redis = redis
+        self._subs = subscriptions
+        self._entities = entities
+        self._settings = settings
+        self._max_limit = max_limit
+        self._queue = NotificationQueue(redis, consumer or default_consumer_name())
+        self._cache = SubscriptionCache(subscriptions, resolver)
+        self._senders = Senders(timeout=settings.timeout, allow_private=allow_private_urls)
+        # The owner's read policy filters every notification here (identity issue); today: the tenant's data.
+        self._policy = policy or AttributesAsked()
+        self._tenants: list[str] = []
+        self._loops: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    @property
+    def consumer(self) -> str:
+        return self._queue.consumer
+
+    async def start(self) -> None:
+        """Discover tenants once, then run every loop in the background."""
+        await self._refresh_tenants()
+        for name, loop in (
+            ("tenants", self._tenant_loop),
+            ("match", self._match_loop),
+            ("deliver", self._deliver_loop),
+            ("claim", self._claim_loop),
+            ("periodic", self._periodic_loop),
+        ):
+            self._loops.append(asyncio.create_task(self._guarded(name, loop), name=f"notifier-{name}"))
+
+    async def stop(self) -> None:
+        """Cancel every loop and delivery; unacknowledged entries stay pending for the next claim."""
+        tasks = [*self._loops, *self._inflight]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops.clear()
+        self._inflight.clear()
+        await self._senders.aclose()
+
+    async def _guarded(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run a loop forever: a Redis outage or a bug is logged and the loop resumes after a pause."""
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                _log.warning("notifier %s loop: Redis unavailable (%s); retrying", name, type(error).__name__)
+            except Exception:
+                _log.exception("notifier %s loop failed; restarting it", name)
+            await asyncio.sleep(1.0)
+
+    # Tenants -----------------------------------------------------------------------------------------------
+
+    async def _refresh_tenants(self) -> None:
+        known = sorted(as_text(t) for t in await self._redis.smembers(TENANTS_KEY))
+        active = [t for t, has in zip(known, await self._subs.has_any(known), strict=True) if has]
+        for tenant in set(active) - set(self._tenants):
+            await self._queue.ensure_groups(tenant)
+        for tenant in set(self._tenants) - set(active):
+            self._cache.forget(tenant)
+        self._tenants = active
+
+    async def _tenant_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.tenant_refresh)
+            await self._refresh_tenants()
+
+    # Matching ----------------------------------------------------------------------------------------------
+
+    async def _match_loop(self) -> None:
+        while True:
+            streams = [SubscriptionKeys(t).changes for t in self._tenants]
+            if not streams:
+                await asyncio.sleep(_READ_BLOCK_MS / 1000)
+                continue
+            for entry in await self._queue.read(
+                streams, CHANGES_GROUP, count=_BATCH, block_ms=_READ_BLOCK_MS
+            ):
+                await self._match(entry)
+
+    async def _match(self, entry: Entry) -> None:
+        """Queue the notifications of one change event and acknowledge it (one MULTI)."""
+        tenant = entry.tenant
+        try:
+            event = ChangeEvent.from_fields(entry.entry_id, entry.fields)
+            notifications: list[Pending] = []
+            for ready in await self._cache.get(tenant):
+                compiled = ready.compiled
+                if not (compiled.active() and compiled.matches(event)):
+                    continue
+                throttling = compiled.sub.get("throttling")
+                if throttling is not None:
+                    # One notification per throttling period across replicas; the lease names the event, so
+                    # a take-over of this same entry after a crash still sends it.
+                    lease = SubscriptionKeys(tenant).lease("throttle", compiled.id)
+                    if not await self._queue.lease(lease, entry.entry_id, float(throttling)):
+                        continue
+                pending = self._notification(tenant, ready, event)
+                if pending is not None:
+                    notifications.append(pending)
+        except RedisError:
+            raise  # stays pending; retried by the claim loop
+        except Exception:
+            _log.exception("change event dropped", extra={"tenant": tenant, "entry": entry.entry_id})
+            notifications = []
+        await self._queue.enqueue(tenant, entry.entry_id, notifications)
+
+    def _notification(self, tenant: str, ready: Ready, event: ChangeEvent) -> Pending | None:
+        sub = ready.compiled.sub
+        visible = self._policy.visible(tenant, sub, event.current)
+        if visible is None:
+            return None
+        deleted = event.after is None
+        outgoing = build_notification(
+            sub,
+            event.entry_id,
+            [(event.before, visible)],
+            ready.terms,
+            event.at or utc_now(),
+            deleted=deleted,
+        )
+        return Pending(sub["id"], outgoing)
+
+    # Delivery ----------------------------------------------------------------------------------------------
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            free = self._settings.concurrency - len(self._inflight)
+            if free <= 0:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            streams = [SubscriptionKeys(t).notify for t in self._tenants]
+            if not streams:
+                await asyncio.sleep(_READ_BLOCK_MS / 1000)
+                continue
+            for entry in await self._queue.read(
+                streams, SENDER_GROUP, count=min(free, _BATCH), block_ms=_READ_BLOCK_MS
+            ):
+                self._spawn(entry)
+
+    def _spawn(self, entry: Entry) -> None:
+        task = asyncio.create_task(self._deliver(entry), name=f"notify-{entry.entry_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _deliver(self, entry: Entry) -> None:
+        try:
+            await self._deliver_once(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Left pending: another claim retries it after the idle time.
+            _log.exception("notification delivery failed", extra={"tenant": entry.tenant})
+
+    async def _deliver_once(self, entry: Entry) -> None:
+        """Send with retries; acknowledge on success or after dead-lettering, never before."""
+        tenant, settings = entry.tenant, self._settings
+        pending = decode_pending(entry.fields)
+        outgoing = pending.outgoing
+        if await self._queue.was_sent(tenant, outgoing.id):
+            await self._queue.done(tenant, entry.entry_id, "", settings.sent_ttl)
+            return
+        ready = await self._cache.find(tenant, pending.subscription_id)
+        if ready is None or not ready.compiled.active():
+            await self._queue.done(
+                tenant, entry.entry_id, "", settings.sent_ttl
+            )  # deleted, paused or expired
+            return
+        endpoint = ready.compiled.sub["notification"]["endpoint"]
+        delays = backoff_delays(settings.max_attempts, settings.backoff, settings.backoff_max)
+        for attempt in range(settings.max_attempts):
+            try:
+                await self._senders.send(tenant, endpoint, outgoing)
+            except DeliveryError as error:
+                final = error.permanent or attempt == settings.max_attempts - 1
+                await self._subs.record(
+                    tenant, pending.subscription_id, "dead" if final else "failed", utc_now()
+                )
+                if final:
+                    _log.warning(
+                        "notification dead-lettered",
+                        extra={
+                            "tenant": tenant,
+                            "subscription": pending.subscription_id,
+                            "error": str(error),
+                        },
+                    )
+                    await self._queue.dead_letter(tenant, entry.entry_id, pending, str(error), utc_now())
+                    return
+                await asyncio.sleep(delays[attempt])
+                if not await self._queue.keep(tenant, entry.entry_id):
+                    return  # another worker took it over meanwhile
+                continue
+            await self._queue.done(tenant, entry.entry_id, outgoing.id, settings.sent_ttl)
+            await self._subs.record(tenant, pending.subscription_id, "ok", utc_now())
+            return
+
+    # Take-over ---------------------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        idle_ms = int(self._settings.claim_idle * 1000)
+        while True:
+            await asyncio.sleep(max(0.05, self._settings.claim_idle / 2))
+            for tenant in list(self._tenants):
+                keys = SubscriptionKeys(tenant)
+                for entry in await self._queue.claim(keys.changes, CHANGES_GROUP, min_idle_ms=idle_ms):
+                    await self._match(entry)
+                for entry in await self._queue.claim(keys.notify, SENDER_GROUP, min_idle_ms=idle_ms):
+                    self._spawn(entry)
+
+    # timeInterval ------------------------------------------------------------------------------------------
+
+    async def _periodic_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_PERIODIC_TICK_S)
+            now = time.time()
+            for tenant in list(self._tenants):
+                for ready in await self._cache.get(tenant):
+                    if ready.compiled.periodic and ready.compiled.active(now):
+                        await self._periodic(tenant, ready, now)
+
+    async def _periodic(self, tenant: str, ready: Ready, now: float) -> None:
+        """Notify the matching entities once per period: the replica that wins the period's lease does."""
+        sub = ready.compiled.sub
+        interval = float(sub["timeInterval"])
+        period = int(now // interval)
+        key = SubscriptionKeys(tenant).lease("interval", f"{sub['id']}:{period}")
+        if not await self._redis.set(key, self.consumer, nx=True, px=max(1, int(interval * 2000))):
+            return
+        entities, _ = await self._entities.query(tenant, ready.compiled.filter, limit=self._max_limit)
+        visible = [e for e in (self._policy.visible(tenant, sub, e) for e in entities) if e is not None]
+        if not visible:
+            return
+        outgoing = build_notification(
+            sub, f"interval:{period}", [(None, e) for e in visible], ready.terms, utc_now()
+        )
+        await self._queue.enqueue(tenant, "", [Pending(sub["id"], outgoing)])
