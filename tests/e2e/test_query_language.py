@@ -1,4 +1,4 @@
-"""Query entities: type, id, q, scopeQ, projection, lang and paging (ETSI GS CIM 009, 4.9, 5.7.2, 6.4.3.2)."""
+"""Query entities: type, id, q, scopeQ, projection and lang (ETSI GS CIM 009, 4.9, 4.15, 4.17, 5.7.2)."""
 
 from __future__ import annotations
 
@@ -245,46 +245,6 @@ def test_lang_with_key_values_gives_the_plain_string(city: httpx.Client) -> None
     assert response.json()[0]["name"] == "豊平川"
 
 
-def test_count_reports_the_total_in_the_results_count_header(city: httpx.Client) -> None:
-    response = city.get("/entities", params={"type": "WaterLevelGauge", "count": "true", "limit": "2"})
-    assert response.status_code == 200, response.text
-    assert response.headers["NGSILD-Results-Count"] == "5"
-    assert len(response.json()) == 2
-
-
-def test_limit_zero_with_count_returns_only_the_count(city: httpx.Client) -> None:
-    response = city.get("/entities", params={"type": "WaterLevelGauge", "count": "true", "limit": "0"})
-    assert response.status_code == 200, response.text
-    assert response.json() == []
-    assert response.headers["NGSILD-Results-Count"] == "5"
-
-
-def test_paging_with_limit_and_offset_neither_duplicates_nor_skips(api: httpx.Client) -> None:
-    counters = [
-        {
-            "id": f"urn:ngsi-ld:Counter:{n:03d}-{uuid.uuid4().hex[:6]}",
-            "type": "Counter",
-            "n": {"type": "Property", "value": n},
-        }
-        for n in range(55)
-    ]
-    api.post("/entityOperations/create", json=counters).raise_for_status()
-    seen: list[str] = []
-    for offset in range(0, 60, 10):
-        response = api.get(
-            "/entities", params={"type": "Counter", "limit": "10", "offset": str(offset), "count": "true"}
-        )
-        assert response.status_code == 200, response.text
-        assert response.headers["NGSILD-Results-Count"] == "55"
-        page = [entity["id"] for entity in response.json()]
-        assert len(page) == (10 if offset < 50 else 5)
-        seen.extend(page)
-    assert len(seen) == len(set(seen)) == 55
-    assert set(seen) == {counter["id"] for counter in counters}
-    past_the_end = api.get("/entities", params={"type": "Counter", "limit": "10", "offset": "60"})
-    assert past_the_end.json() == []
-
-
 def test_post_query_selects_like_the_get_binding(city: httpx.Client) -> None:
     query = {
         "type": "Query",
@@ -297,14 +257,6 @@ def test_post_query_selects_like_the_get_binding(city: httpx.Client) -> None:
     entities = response.json()
     assert {entity["id"] for entity in entities} == {G2, G3}
     assert all(set(entity) - {"scope"} == {"id", "type", "river"} for entity in entities)
-
-
-def test_post_query_pages_with_limit_and_count(city: httpx.Client) -> None:
-    query = {"type": "Query", "entities": [{"type": "WaterLevelGauge"}]}
-    response = city.post("/entityOperations/query", params={"limit": "3", "count": "true"}, json=query)
-    assert response.status_code == 200, response.text
-    assert len(response.json()) == 3
-    assert response.headers["NGSILD-Results-Count"] == "5"
 
 
 @pytest.fixture
@@ -381,34 +333,6 @@ def test_query_as_ld_json_gives_each_entity_its_context(city: httpx.Client) -> N
     entities = response.json()
     assert len(entities) == 5
     assert all("@context" in entity for entity in entities)
-
-
-def test_results_count_header_is_absent_without_count(city: httpx.Client) -> None:
-    response = city.get("/entities", params={"type": "WaterLevelGauge"})
-    assert response.status_code == 200, response.text
-    assert "NGSILD-Results-Count" not in response.headers
-
-
-def test_paging_through_filtered_results_fills_every_page(api: httpx.Client) -> None:
-    readings = [
-        {
-            "id": f"urn:ngsi-ld:Meter:{n:02d}",
-            "type": "Meter",
-            "even": {"type": "Property", "value": n % 2 == 0},
-        }
-        for n in range(40)
-    ]
-    api.post("/entityOperations/create", json=readings).raise_for_status()
-    seen: list[str] = []
-    for offset in range(0, 20, 6):
-        params = {"type": "Meter", "q": "even==true", "limit": "6", "offset": str(offset), "count": "true"}
-        response = api.get("/entities", params=params)
-        assert response.status_code == 200, response.text
-        assert response.headers["NGSILD-Results-Count"] == "20"
-        page = [entity["id"] for entity in response.json()]
-        assert len(page) == min(6, 20 - offset)
-        seen.extend(page)
-    assert sorted(seen) == [f"urn:ngsi-ld:Meter:{n:02d}" for n in range(0, 40, 2)]
 
 
 def test_q_filters_on_attributes_that_attrs_does_not_project(city: httpx.Client) -> None:
