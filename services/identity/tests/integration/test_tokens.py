@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 from cityos.identity.v1 import identity_pb2 as pb
-from cityos_identity.browser import Browser, basic, bearer, body_json, problem, token_request
+from cityos_identity.browser import Browser, basic, bearer, body_json, header, problem, token_request
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -136,3 +136,25 @@ async def test_rotation_keeps_old_keys_published(env: Any) -> None:
     jwt.decode(before["access_token"], jwks, algorithms=["ES256"])  # still verifiable
     after = await _client_token(browser, client_id, secret)
     assert jwt.decode(after["access_token"], jwks, algorithms=["ES256"]).header["kid"] == rotated.kid
+
+
+async def test_malformed_requests_get_oauth_errors(env: Any) -> None:
+    browser = Browser(env.stub)
+    huge = await browser.request("POST", f"{ISSUER}/oauth2/token", {"grant_type": "x" * 70_000})
+    assert huge.status == 400 and body_json(huge)["error"] == "invalid_request"
+    unknown = await token_request(
+        browser, ISSUER, {"grant_type": "password", "username": "a", "password": "b"}
+    )
+    assert unknown.status == 400 and body_json(unknown)["error"] == "unsupported_grant_type"
+    no_form = await browser.request(
+        "POST", f"{ISSUER}/oauth2/token", headers={"Content-Type": "application/json"}
+    )
+    assert no_form.status == 400
+    no_client = await token_request(browser, ISSUER, {"grant_type": "client_credentials"})
+    assert no_client.status == 401 and body_json(no_client)["error"] == "invalid_client"
+    userinfo = await browser.request("GET", f"{ISSUER}/oauth2/userinfo")
+    assert userinfo.status == 401 and header(userinfo, "WWW-Authenticate") == 'Bearer realm="cityos"'
+    bad_client = await browser.request(
+        "GET", f"{ISSUER}/oauth2/authorize?response_type=code&client_id=nope.x"
+    )
+    assert bad_client.status == 400 and b"Cannot sign in" in bad_client.body
