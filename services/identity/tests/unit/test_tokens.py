@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import time
 from typing import Any
 
@@ -100,6 +102,11 @@ async def test_forged_tokens_fail(keyring: Any) -> None:
     public = (await keyring.jwks())["keys"][0]
     hs_key = OctKey.import_key(orjson.dumps(public))
     hs_token = jwt.encode({"alg": "HS256", "typ": "at+jwt", "kid": kid}, claims, hs_key, algorithms=["HS256"])
+    # joserfc refuses a PEM public key as an HMAC secret, so an attacker's library would sign it by hand.
+    pem = ECKey.import_key(public).as_pem(private=False)
+    signing_input = f"{_b64(orjson.dumps({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid}))}.{payload}"
+    mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+    hs_pem = f"{signing_input}.{_b64(mac)}"
     stranger = ECKey.generate_key("P-256", parameters={"kid": kid})
     foreign = jwt.encode(
         {"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims, stranger, algorithms=["ES256"]
@@ -109,6 +116,7 @@ async def test_forged_tokens_fail(keyring: Any) -> None:
         f"{header}.{tampered_payload}.{signature}",
         f"{none_header}.{payload}.",
         hs_token,
+        hs_pem,
         foreign,
         id_typed,  # an ID token (typ JWT) is not an access token
         "garbage",
