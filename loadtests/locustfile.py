@@ -23,7 +23,7 @@ from loadtests.scenarios.common import seed  # noqa: E402
 from loadtests.scenarios.map_app import MapAppUser  # noqa: E402
 from loadtests.scenarios.ploughs import SnowPloughUser  # noqa: E402
 from loadtests.scenarios.sensors import GaugeSensorUser  # noqa: E402
-from loadtests.scenarios.subscriptions import SubscriptionFanoutUser  # noqa: E402
+from loadtests.scenarios.subscriptions import SubscriptionFanoutUser, announce_pending  # noqa: E402
 
 __all__ = ["GaugeSensorUser", "MapAppUser", "SnowPloughUser", "SubscriptionFanoutUser"]
 
@@ -37,6 +37,7 @@ def _seed_data(environment: Environment, **_: object) -> None:
     if not environment.host:
         raise SystemExit("pass --host http://127.0.0.1:<gateway port>")
     seed(environment.host)
+    announce_pending()
 
 
 events.test_start.add_listener(_seed_data)  # type: ignore[no-untyped-call]

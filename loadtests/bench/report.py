@@ -137,7 +137,9 @@ def write_chart(path: Path, figures: Sequence[Figure], growth: Mapping[int, Sequ
     rates_ax.set_title("throughput (red mark: target)")
     tail_ax.barh(names, [f.p99_ms or 0 for f in measured], color="#dd8452", label="p99")
     tail_ax.barh(names, [f.p50_ms or 0 for f in measured], color="#55a868", label="p50")
-    tail_ax.set_xlabel("latency (ms)")
+    tail_ax.set_xscale("log")
+    tail_ax.xaxis.set_minor_formatter(NullFormatter())
+    tail_ax.set_xlabel("latency (ms), log scale")
     tail_ax.set_title("latency")
     tail_ax.legend()
     if growth:

@@ -1,11 +1,8 @@
-"""Subscription fan-out: pending until NGSI-LD subscriptions exist (issue 4); the user says so and stops."""
+"""Subscription fan-out: pending until NGSI-LD subscriptions exist (issue 4), and said so at every run."""
 
 from __future__ import annotations
 
 import logging
-
-from locust import constant, task
-from locust.exception import StopUser
 
 from loadtests.scenarios.common import CityOsUser
 
@@ -16,18 +13,14 @@ PENDING = (
 
 
 class SubscriptionFanoutUser(CityOsUser):
-    """Would subscribe ≤ 10 receivers to gauge changes and measure notification delay; skipped for now."""
+    """Will subscribe ≤ 10 receivers to gauge changes and measure notification delay and rate.
 
-    weight = 1
-    wait_time = constant(1)
-    _warned = False
+    Abstract while pending, so the mix spends no simulated users on it; issue 4 makes it concrete.
+    """
 
-    def on_start(self) -> None:
-        if not SubscriptionFanoutUser._warned:
-            SubscriptionFanoutUser._warned = True
-            logging.getLogger("loadtests").warning(PENDING)
-        raise StopUser()
+    abstract = True
 
-    @task
-    def never(self) -> None:
-        raise StopUser()
+
+def announce_pending() -> None:
+    """Say in the run's log that the fan-out scenario did not run, and why."""
+    logging.getLogger("loadtests").warning(PENDING)
