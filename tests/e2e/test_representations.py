@@ -28,7 +28,13 @@ EVERY_KIND: dict[str, Any] = {
         "datasetId": "urn:ngsi-ld:Dataset:radar",
         "quality": {"type": "Property", "value": "good"},
     },
-    "managedBy": {"type": "Relationship", "object": CITY, "objectType": "Organization"},
+    "managedBy": {
+        "type": "Relationship",
+        "object": CITY,
+        "objectType": "Organization",
+        "since": {"type": "Property", "value": "2019-04-01"},
+        "contact": {"type": "Relationship", "object": "urn:ngsi-ld:Person:river-office"},
+    },
     "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [141.3548, 43.0455]}},
     "name": {"type": "LanguageProperty", "languageMap": {"ja": "豊平川", "en": "Toyohira River"}},
     "category": {"type": "VocabProperty", "vocab": "river"},
@@ -124,7 +130,12 @@ def test_concise_drops_types_and_keeps_metadata(
             "quality": "good",
         }
     )
-    assert body["managedBy"] == {"object": CITY, "objectType": "Organization"}
+    assert body["managedBy"] == {
+        "object": CITY,
+        "objectType": "Organization",
+        "since": "2019-04-01",
+        "contact": {"object": "urn:ngsi-ld:Person:river-office"},
+    }
 
 
 def test_concise_input_is_accepted_and_stored_normalized(api: httpx.Client) -> None:
