@@ -55,7 +55,7 @@ protos: install ## Regenerate the gRPC code from protos/
 	$(RUN) bash scripts/gen_protos.sh
 
 protos-check: install ## Fail when the committed generated code is stale
-	@tmp=$$(mktemp -d); $(RUN) bash scripts/gen_protos.sh $$tmp/src && \
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; $(RUN) bash scripts/gen_protos.sh $$tmp/src >/dev/null && \
 	  diff -r -q $$tmp/src/cityos libs/cityos-protos/src/cityos && echo "generated protos are up to date"
 
 charts: install ## Render and validate the Helm chart (helm lint, kubernetes-validate, checkov, hadolint)
