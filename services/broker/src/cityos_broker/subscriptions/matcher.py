@@ -115,6 +115,9 @@ class CompiledSubscription:
         """True when the change must be notified (ignores activity and throttling)."""
         if self.periodic:
             return False
+        # Broker timestamps share one format, so string order is time order.
+        if event.at and event.at < self.sub.get("activeSince", ""):
+            return False
         if self.triggers.isdisjoint(occurred_triggers(event.before, event.after, self.watched)):
             return False
         return self.filter.matches(event.current)

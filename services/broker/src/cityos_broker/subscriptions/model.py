@@ -36,7 +36,7 @@ DEFAULT_TRIGGERS = ("attributeCreated", "attributeUpdated")
 SCHEMES = ("http", "https", "mqtt", "mqtts")
 MQTT_QOS_KEY = "MQTT-QoS"
 # Members the broker maintains; a client may send them back (e.g. a retrieved document) and they are ignored.
-SYSTEM_MEMBERS = frozenset({"@context", "status", "createdAt", "modifiedAt", "origin"})
+SYSTEM_MEMBERS = frozenset({"@context", "status", "createdAt", "modifiedAt", "origin", "activeSince"})
 NOTIFICATION_STATUS_MEMBERS = frozenset(
     {"status", "timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure"}
 )
@@ -276,6 +276,7 @@ def parse_subscription(doc: Mapping[str, Any], terms: TermMap, now: str) -> Stor
     sub.setdefault("isActive", True)
     sub.setdefault("jsonldContext", terms.context_value)
     sub["createdAt"] = sub["modifiedAt"] = now
+    sub["activeSince"] = now  # changes made before are not notified, even when matched later
     check_whole(sub)
     return sub
 
@@ -290,6 +291,8 @@ def merge_subscription(current: Stored, fragment: Mapping[str, Any], terms: Term
     if not changes:
         raise bad("the fragment changes no subscription member")
     merged = {**current, **changes, "modifiedAt": now}
+    if changes.get("isActive") is True and current.get("isActive") is False:
+        merged["activeSince"] = now  # changes made while paused are not notified
     if "q" in changes and changes["q"] is None:
         merged.pop("qContext", None)
     merged = {k: v for k, v in merged.items() if v is not None}

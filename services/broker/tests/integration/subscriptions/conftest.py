@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 import pytest
+from cityos_broker.ngsild.contexts import ContextResolver
+from cityos_broker.server import connect_redis
+from cityos_broker.store import Store
+from cityos_broker.subscriptions.settings import NotifierSettings
+from cityos_broker.subscriptions.store import SubscriptionStore
+from cityos_broker.subscriptions.worker import NotifierWorker
+from redis.asyncio import Redis
 
 # Loopback endpoints are allowed (tests only), retries and take-over are fast, new tenants are seen quickly.
 NOTIFY_ENV = {
@@ -37,7 +44,8 @@ class WebhookReceiver:
 
     requests: list[Received] = field(default_factory=list)
     status: Callable[[Received], int] = lambda _: 204
-    delay: float = 0.0
+    hold: asyncio.Event | None = None  # when set, requests wait for it before being answered
+    arrived: int = 0  # requests seen, answered or not
     port: int = 0
 
     def url(self, path: str = "/notify") -> str:
@@ -59,8 +67,9 @@ class WebhookReceiver:
                         headers[name.strip().lower()] = value.strip()
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
                 received = Received(path, headers, orjson.loads(raw) if raw else None)
-                if self.delay:
-                    await asyncio.sleep(self.delay)
+                self.arrived += 1
+                if self.hold is not None:
+                    await self.hold.wait()
                 self.requests.append(received)
                 status = self.status(received)
                 writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode())
@@ -82,6 +91,49 @@ async def broker(redis_url: str, start_broker: Any) -> AsyncIterator[tuple[str, 
     """The `client` fixture's broker, started with the notifier tuned for tests."""
     async with start_broker(redis_url, **NOTIFY_ENV) as started:
         yield started
+
+
+@pytest.fixture
+async def workers(redis_url: str) -> AsyncIterator[Callable[..., Awaitable[NotifierWorker]]]:
+    """`await workers(**settings)` starts a notifier worker on its own Redis client; all stop at the end."""
+    started: list[tuple[NotifierWorker, Redis, ContextResolver]] = []
+
+    async def start(**overrides: Any) -> NotifierWorker:
+        redis = connect_redis(redis_url)
+        settings = replace(
+            NotifierSettings(),
+            tenant_refresh=0.2,
+            claim_idle=1.0,
+            backoff=0.05,
+            backoff_max=0.2,
+            max_attempts=3,
+            timeout=2.0,
+            **overrides,
+        )
+        store = Store.over(redis)
+        resolver = ContextResolver(
+            hosted=store.contexts, fetch_timeout=2, max_bytes=1 << 20, allow_private=True
+        )
+        worker = NotifierWorker(
+            redis,
+            SubscriptionStore(redis),
+            store.entities,
+            resolver,
+            settings,
+            allow_private_urls=True,
+            max_limit=1000,
+        )
+        await worker.start()
+        started.append((worker, redis, resolver))
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker, redis, resolver in started:
+            await worker.stop()
+            await resolver.aclose()
+            await redis.aclose()
 
 
 @pytest.fixture
