@@ -194,3 +194,9 @@ def test_within_respects_a_polygon_hole(city: httpx.Client) -> None:
     ]
     with_hole = [CENTRAL_SAPPORO[0], hole_around_tower]
     assert geo_found(city, "within", "Polygon", with_hole) == {STATION, NIGHTLIFE}
+
+
+def test_equals_compares_shapes_not_the_order_of_vertices(city: httpx.Client) -> None:
+    ring = ODORI_PARK[0]
+    same_park_other_start = [[*ring[1:-1], ring[0], ring[1]]]
+    assert geo_found(city, "equals", "Polygon", same_park_other_start) == {PARK}
