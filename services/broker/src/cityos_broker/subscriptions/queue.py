@@ -115,26 +115,30 @@ class NotificationQueue:
         )
         return bool(claimed)
 
-    async def enqueue(self, tenant: str, change_id: str, notifications: Sequence[Pending]) -> None:
-        """Queue notifications and acknowledge the change entry that produced them, atomically."""
+    async def enqueue(self, tenant: str, results: Sequence[tuple[str, Sequence[Pending]]]) -> None:
+        """Queue notifications and acknowledge the change entries that produced them, in one MULTI.
+
+        `results` pairs a change entry id ("" for none, e.g. a timeInterval notification) with its
+        notifications (possibly none: the entry is acknowledged all the same).
+        """
+        if not results:
+            return
         keys = SubscriptionKeys(tenant)
         async with self._redis.pipeline(transaction=True) as pipe:
-            for pending in notifications:
-                fields: Any = {
-                    "sub": pending.subscription_id,
-                    "nid": pending.outgoing.id,
-                    "body": pending.outgoing.body,
-                    "ct": pending.outgoing.content_type,
-                    "link": pending.outgoing.link,
-                }
-                pipe.xadd(keys.notify, fields)
-            if change_id:
-                pipe.xack(keys.changes, CHANGES_GROUP, change_id)
+            for _, notifications in results:
+                for pending in notifications:
+                    fields: Any = {
+                        "sub": pending.subscription_id,
+                        "nid": pending.outgoing.id,
+                        "body": pending.outgoing.body,
+                        "ct": pending.outgoing.content_type,
+                        "link": pending.outgoing.link,
+                    }
+                    pipe.xadd(keys.notify, fields)
+            acks = [change_id for change_id, _ in results if change_id]
+            if acks:
+                pipe.xack(keys.changes, CHANGES_GROUP, *acks)
             await pipe.execute()
-
-    async def ack_change(self, tenant: str, change_id: str) -> None:
-        """Acknowledge a change entry that notifies nobody."""
-        await self._redis.xack(SubscriptionKeys(tenant).changes, CHANGES_GROUP, change_id)
 
     async def was_sent(self, tenant: str, notification_id: str) -> bool:
         """True when this notification id was delivered already (a claimed duplicate)."""

@@ -74,6 +74,8 @@ class NotifierWorker:
         self._tenants: list[str] = []
         self._loops: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        # timeInterval: the last period this worker competed for, per subscription (saves a SET per tick).
+        self._periods: dict[str, int] = {}
 
     @property
     def consumer(self) -> str:
@@ -140,18 +142,25 @@ class NotifierWorker:
             if not streams:
                 await asyncio.sleep(_READ_BLOCK_MS / 1000)
                 continue
-            for entry in await self._queue.read(
-                streams, CHANGES_GROUP, count=_BATCH, block_ms=_READ_BLOCK_MS
-            ):
-                await self._match(entry)
+            entries = await self._queue.read(streams, CHANGES_GROUP, count=_BATCH, block_ms=_READ_BLOCK_MS)
+            await self._match(entries)
 
-    async def _match(self, entry: Entry) -> None:
-        """Queue the notifications of one change event and acknowledge it (one MULTI)."""
-        tenant = entry.tenant
+    async def _match(self, entries: list[Entry]) -> None:
+        """Queue the notifications of change events and acknowledge them: one MULTI per tenant."""
+        by_tenant: dict[str, list[Entry]] = {}
+        for entry in entries:
+            by_tenant.setdefault(entry.tenant, []).append(entry)
+        for tenant, own in by_tenant.items():
+            subs = await self._cache.get(tenant)  # one version check per tenant and batch
+            results = [(entry.entry_id, await self._notifications(tenant, entry, subs)) for entry in own]
+            await self._queue.enqueue(tenant, results)
+
+    async def _notifications(self, tenant: str, entry: Entry, subs: list[Ready]) -> list[Pending]:
+        """The notifications one change event causes (an undecodable event causes none and is logged)."""
         try:
             event = ChangeEvent.from_fields(entry.entry_id, entry.fields)
             notifications: list[Pending] = []
-            for ready in await self._cache.get(tenant):
+            for ready in subs:
                 compiled = ready.compiled
                 if not (compiled.active() and compiled.matches(event)):
                     continue
@@ -165,12 +174,12 @@ class NotifierWorker:
                 pending = self._notification(tenant, ready, event)
                 if pending is not None:
                     notifications.append(pending)
+            return notifications
         except RedisError:
-            raise  # stays pending; retried by the claim loop
+            raise  # the batch stays pending; the claim loop retries it
         except Exception:
             _log.exception("change event dropped", extra={"tenant": tenant, "entry": entry.entry_id})
-            notifications = []
-        await self._queue.enqueue(tenant, entry.entry_id, notifications)
+            return []
 
     def _notification(self, tenant: str, ready: Ready, event: ChangeEvent) -> Pending | None:
         sub = ready.compiled.sub
@@ -270,8 +279,7 @@ class NotifierWorker:
             await asyncio.sleep(max(0.05, self._settings.claim_idle / 2))
             for tenant in list(self._tenants):
                 keys = SubscriptionKeys(tenant)
-                for entry in await self._queue.claim(keys.changes, CHANGES_GROUP, min_idle_ms=idle_ms):
-                    await self._match(entry)
+                await self._match(await self._queue.claim(keys.changes, CHANGES_GROUP, min_idle_ms=idle_ms))
                 for entry in await self._queue.claim(keys.notify, SENDER_GROUP, min_idle_ms=idle_ms):
                     self._spawn(entry)
 
@@ -291,6 +299,11 @@ class NotifierWorker:
         sub = ready.compiled.sub
         interval = float(sub["timeInterval"])
         period = int(now // interval)
+        if self._periods.get(sub["id"]) == period:
+            return
+        if len(self._periods) > 100_000:
+            self._periods.clear()
+        self._periods[sub["id"]] = period
         key = SubscriptionKeys(tenant).lease("interval", f"{sub['id']}:{period}")
         if not await self._redis.set(key, self.consumer, nx=True, px=max(1, int(interval * 2000))):
             return
@@ -301,4 +314,4 @@ class NotifierWorker:
         outgoing = build_notification(
             sub, f"interval:{period}", [(None, e) for e in visible], ready.terms, utc_now()
         )
-        await self._queue.enqueue(tenant, "", [Pending(sub["id"], outgoing)])
+        await self._queue.enqueue(tenant, [("", [Pending(sub["id"], outgoing)])])
