@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -53,9 +54,9 @@ class ArchiveJob:
         self._interval = interval
         self._lease_ms = lease_ms
 
-    async def run_forever(self) -> None:
-        """Archive every `interval` seconds until cancelled; a failed run is logged and retried next time."""
-        while True:
+    async def run_forever(self, stopping: asyncio.Event) -> None:
+        """Archive every `interval` seconds until `stopping` is set; a failed run is retried next time."""
+        while not stopping.is_set():
             try:
                 moved = await self.run_once()
                 if moved:
@@ -66,7 +67,8 @@ class ArchiveJob:
                 )
             except Exception:
                 _log.exception("history archive run failed unexpectedly")
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self._interval)
 
     async def run_once(self, now_ms: float | None = None) -> int:
         """One run if this replica gets the lease; returns how many instances moved to S3."""

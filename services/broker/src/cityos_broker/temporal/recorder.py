@@ -78,9 +78,9 @@ class HistoryRecorder:
         self._claimed_at = 0.0
         self._own_pending_done = False
 
-    async def run(self) -> None:
-        """Record until cancelled; Redis failures are logged and retried after a pause."""
-        while True:
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Record until `stopping` is set (within one block time); Redis failures are retried."""
+        while not stopping.is_set():
             try:
                 await self.step()
             except (RedisError, OSError) as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -36,6 +35,7 @@ class TemporalRuntime:
     recorder: HistoryRecorder | None
     archiver: ArchiveJob | None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def build(cls, redis: Redis, settings: TemporalSettings, *, name: str | None = None) -> TemporalRuntime:
@@ -71,15 +71,24 @@ class TemporalRuntime:
                 "S3 is not configured (S3_ENDPOINT): temporal history stays in Redis, never archived"
             )
         if self.recorder is not None:
-            self._tasks.append(asyncio.create_task(self.recorder.run(), name="history-recorder"))
+            self._tasks.append(
+                asyncio.create_task(self.recorder.run(self._stopping), name="history-recorder")
+            )
         if self.archiver is not None:
-            self._tasks.append(asyncio.create_task(self.archiver.run_forever(), name="history-archive"))
+            self._tasks.append(
+                asyncio.create_task(self.archiver.run_forever(self._stopping), name="history-archive")
+            )
 
-    async def stop(self) -> None:
-        """Stop the background tasks; entries read but not acknowledged are re-read after a restart."""
-        for task in self._tasks:
+    async def stop(self, grace: float = 3.0) -> None:
+        """Let the loops finish their batch (acknowledged or left pending for a restart), then cancel."""
+        self._stopping.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        for task in pending:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=grace)
+            for task in stuck:
+                _log.warning("temporal task did not stop", extra={"task": task.get_name()})
         self._tasks.clear()
