@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--query-connections", type=int, default=4, help="connections for the query figure (4)")
     p.add_argument("--batch-size", type=int, default=1000, help="entities per batch request (1000)")
     p.add_argument("--batch-connections", type=int, default=4, help="connections for batch requests (4)")
+    p.add_argument(
+        "--subscribers", type=int, default=10, help="subscriptions for the notification figure (10)"
+    )
     p.add_argument("--smoke", action="store_true", help="tiny and fast: 200 entities, 1 s per figure")
     p.add_argument("--profile", action="store_true", help="py-spy the broker and gateway during each figure")
     p.add_argument("--profile-native", action="store_true", help="with --profile: include C frames")
@@ -44,7 +47,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
     if args.smoke:
         args.entities, args.duration, args.rounds, args.warmup = 200, 1.0, 1, 0.2
         args.connections, args.query_connections = 8, 2
-        args.batch_size, args.batch_connections = 50, 2
+        args.batch_size, args.batch_connections, args.subscribers = 50, 2, 2
     sizes = GROWTH_SIZES if args.growth else (args.entities,)
     if min(sizes) < 1 or args.duration <= 0 or args.rounds < 1 or args.batch_size < 1:
         raise SystemExit("--entities, --duration, --rounds and --batch-size must be positive")
@@ -57,6 +60,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
         query_connections=args.query_connections,
         batch_size=args.batch_size,
         batch_connections=args.batch_connections,
+        subscribers=args.subscribers,
         load_budget_s=args.load_budget,
         profile_dir=args.out / "profiles" if args.profile else None,
         profile_native=args.profile_native,

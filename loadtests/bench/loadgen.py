@@ -236,3 +236,13 @@ async def run_load(
         status_counts=dict(sorted(rec.status_counts.items())),
         error_samples=tuple(rec.error_samples),
     )
+
+
+async def one_request(url: str, request: bytes, timeout_s: float = 30.0) -> HttpResponse:
+    """Send one request on a fresh connection (set-up calls: subscriptions, temporal data)."""
+    host, port = loopback_target(url)
+    _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, port)
+    try:
+        return await asyncio.wait_for(conn.exchange(request), timeout_s)
+    finally:
+        conn.close()

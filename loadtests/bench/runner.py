@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.bench import figures as F
+from loadtests.bench import temporal
 from loadtests.bench.baseline import BaselineServers, baseline_pipeline
 from loadtests.bench.cpu import cpu_meter
 from loadtests.bench.loadgen import run_load
+from loadtests.bench.notify import measure_notifications
 from loadtests.bench.profile import ProfileSummary, profiling
 from loadtests.bench.stack import TWO_BROKERS_UNSUPPORTED, RunningStack, running_stack
 from loadtests.bench.workload import Gauges, Requests
@@ -33,6 +35,7 @@ class BenchOptions:
     query_connections: int
     batch_size: int
     batch_connections: int
+    subscribers: int
     load_budget_s: float
     profile_dir: Path | None
     profile_native: bool
@@ -165,12 +168,37 @@ class _Session:
                 "query_type_q", lambda: _one(m.measure(F.QUERY, url, req.query(), opts.query_connections))
             ),
         ]
+        rest.append(await self._measured("temporal", lambda: _one(self._temporal(req))))
+        # Last: the notifier keeps reading the tenant's changes while subscriptions exist.
+        rest.append(
+            await self._measured(
+                "notifications",
+                lambda: _one(
+                    measure_notifications(
+                        req,
+                        url,
+                        subscribers=opts.subscribers,
+                        probes=20,
+                        connections=opts.query_connections * 2,
+                        duration_s=opts.duration_s,
+                    )
+                ),
+            )
+        )
         figures = [upsert, *(f for group in rest for f in group), load_figure, baseline]
         for figure in figures:
-            if baseline.rate and figure.rate is not None:
+            if baseline.rate and figure.rate is not None and figure.unit in ("req/s", "entities/s"):
                 figure.ratio_to_baseline = figure.rate / baseline.rate
-        overhead = F.overhead_figure(upsert, baseline)
-        return [*figures[:-1], *F.not_yet_figures(), baseline, overhead]
+        return [*figures, F.overhead_figure(upsert, baseline)]
+
+    async def _temporal(self, req: Requests) -> F.Figure:
+        url = self.stack.gateway_url
+        reason = await temporal.prepare(req, url)
+        if reason is not None:
+            return temporal.unavailable(reason)
+        return await self.measurer.measure(
+            F.TEMPORAL, url, temporal.aggregation(req), self.options.query_connections
+        )
 
 
 async def _one(pending: Awaitable[F.Figure]) -> list[F.Figure]:

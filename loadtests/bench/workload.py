@@ -86,6 +86,13 @@ class Requests:
         self._read_headers = [("Accept", "application/json"), ("NGSILD-Tenant", tenant), *auth]
         self._write_headers = [*self._read_headers, ("Content-Type", "application/json")]
 
+    def send(self, method: str, path: str, body: object = None, query: str = "") -> bytes:
+        """Any NGSI-LD request under /ngsi-ld/v1 (`path` starts with /), with a JSON body when given."""
+        target = f"{API}{path}{'?' + query if query else ''}"
+        if body is None:
+            return encode_request(method, target, self._host, self._read_headers)
+        return encode_request(method, target, self._host, self._write_headers, orjson.dumps(body))
+
     def _post(self, target: str, body: object, method: str = "POST") -> bytes:
         return encode_request(method, target, self._host, self._write_headers, orjson.dumps(body))
 
