@@ -18,11 +18,13 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from cityos_gateway.auth import Authenticator, OpenAuthenticator, check_tenant
+from cityos_gateway.auth import ANONYMOUS_SUBJECT, Authenticator, OpenAuthenticator, Principal, check_tenant
 from cityos_gateway.body import ClientDisconnected, read_body
 from cityos_gateway.config import TENANT_NAME, GatewaySettings
 from cityos_gateway.cors import CorsPolicy
 from cityos_gateway.http import CONTENT_TYPE, JSON, Request, Response, parse_headers, problem_response
+from cityos_gateway.identity.admin import ADMIN_BASE, AdminRoutes, check_admin_caller
+from cityos_gateway.identity.oauth import MAX_FORM_BYTES, OAuthRoutes
 from cityos_gateway.ngsild.batch import BatchRoutes
 from cityos_gateway.ngsild.common import BASE
 from cityos_gateway.ngsild.discovery import DiscoveryRoutes
@@ -30,9 +32,13 @@ from cityos_gateway.ngsild.entities import EntityRoutes
 from cityos_gateway.ngsild.resources import ResourceRoutes
 from cityos_gateway.params import parse_query
 from cityos_gateway.router import Handler, Router
+from cityos_gateway.security.access import UNRESTRICTED, Access, route_need
+from cityos_gateway.security.oidc import Enforcement
+from cityos_gateway.security.typeguard import TypeGuard
 
 if TYPE_CHECKING:
     from cityos.broker.v1.broker_pb2_grpc import BrokerAsyncStub
+    from cityos.identity.v1.identity_pb2_grpc import IdentityAsyncStub
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -61,12 +67,17 @@ def create_app(
     readiness: ReadinessCheck | None = None,
     authenticator: Authenticator | None = None,
     telemetry: Telemetry | None = None,
+    identity: IdentityAsyncStub | None = None,
+    enforcement: Enforcement | None = None,
 ) -> GatewayApp:
-    """Build the gateway's ASGI app around one Broker stub (the process's only gRPC channel).
+    """Build the gateway's ASGI app around one Broker stub (and the Identity stub, when given).
 
-    Without `telemetry` spans and metrics go to the OpenTelemetry no-op providers.
+    `enforcement` (cityos_gateway.security.oidc) decides who may do what; without it,
+    `authenticator` (default: open mode) and the plain tenant binding apply. With `identity` the OAuth
+    endpoints and `/admin/v1` are served. Without `telemetry` spans and metrics go to the no-op providers.
     """
-    return GatewayApp(settings, stub, readiness, authenticator, telemetry)
+    enforcement = enforcement or Enforcement(authenticator or OpenAuthenticator())
+    return GatewayApp(settings, stub, readiness, enforcement, telemetry, identity)
 
 
 class GatewayApp:
@@ -77,12 +88,16 @@ class GatewayApp:
         settings: GatewaySettings,
         stub: BrokerAsyncStub,
         readiness: ReadinessCheck | None,
-        authenticator: Authenticator | None,
+        enforcement: Enforcement,
         telemetry: Telemetry | None,
+        identity: IdentityAsyncStub | None = None,
     ) -> None:
         self._settings = settings
         self._readiness = readiness
-        self._auth = authenticator or OpenAuthenticator()
+        self._auth = enforcement.authenticator
+        self._decider = enforcement.decider
+        self._limiter = enforcement.limiter
+        self._guard = TypeGuard(stub, settings.request_timeout)
         self._cors = CorsPolicy(settings.cors_origins)
         self._tracer = telemetry.tracer if telemetry else trace.get_tracer("cityos.gateway")
         meter = telemetry.meter if telemetry else metrics.get_meter("cityos.gateway")
@@ -94,6 +109,14 @@ class GatewayApp:
         for group in (EntityRoutes, BatchRoutes, DiscoveryRoutes, ResourceRoutes):
             for template, handlers in group(stub, settings.request_timeout).routes().items():
                 table[BASE + template] = handlers
+        if identity is not None:
+            table.update(OAuthRoutes(identity, settings.request_timeout).routes())
+            decider = self._decider
+            admin = AdminRoutes(
+                identity, stub, settings.request_timeout, decider.tenant_changed if decider else _ignore
+            )
+            for template, handlers in admin.routes().items():
+                table[ADMIN_BASE + template] = handlers
         self._router = Router(table)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,6 +133,9 @@ class GatewayApp:
         request = Request(
             method, raw_path, headers, {}, request_id=_request_id(headers.get("x-request-id", ""))
         )
+        request.raw_headers = scope["headers"]
+        client = scope.get("client")
+        request.client_ip = str(client[0]) if client else ""
         parent = self._propagator.extract(headers)
         with self._tracer.start_as_current_span(
             method,
@@ -171,17 +197,61 @@ class GatewayApp:
             response.headers.append((_ALLOW, route.allow.encode()))
             return response
         request.path_params = path_params
-        request.query = parse_query(scope.get("query_string", b""))
+        raw_query: bytes = scope.get("query_string", b"")
+        template = route.template
+        if not template.startswith(BASE):
+            return await self._identity_route(request, raw_query, receive, handler)
+        request.query = parse_query(raw_query)
         self._bind_tenant(request)
         request.state["tenant_token"] = request_context.set_tenant(request.tenant)
         principal = await self._auth.authenticate(request)
-        check_tenant(principal, request.tenant)
-        if method in _BODY_METHODS:
-            request.body = await read_body(
-                receive, headers.get("content-length", ""), self._settings.max_body_bytes
-            )
+        await self._rate_limit(principal, request)
+        access = await self._authorize(principal, request, template[len(BASE) :])
+        await self._read_body(request, receive, self._settings.max_body_bytes)
         request.metadata = self._metadata(request)
+        if not access.restricted:
+            return await handler(request)
+        trim = await self._guard.apply(request, access, template[len(BASE) :])
+        response = await handler(request)
+        return trim(response) if trim else response
+
+    async def _identity_route(
+        self, request: Request, raw_query: bytes, receive: Receive, handler: Handler
+    ) -> Response:
+        """The OAuth endpoints (identity authenticates) and the management API (a bearer token)."""
+        request.query_string = raw_query.decode("latin-1")
+        request.query = parse_query(raw_query)
+        if request.route.startswith(ADMIN_BASE):
+            principal = await self._auth.authenticate(request)
+            request.state["principal"] = principal
+            check_admin_caller(principal, request.route)
+            await self._rate_limit(principal, request)
+            await self._read_body(request, receive, self._settings.max_body_bytes)
+        else:
+            # Sign-in and token requests are limited per client address (a brake on password guessing).
+            await self._rate_limit(None, request)
+            await self._read_body(request, receive, min(self._settings.max_body_bytes, MAX_FORM_BYTES))
         return await handler(request)
+
+    async def _read_body(self, request: Request, receive: Receive, limit: int) -> None:
+        if request.method in _BODY_METHODS:
+            request.body = await read_body(receive, request.headers.get("content-length", ""), limit)
+
+    async def _rate_limit(self, principal: Principal | None, request: Request) -> None:
+        """Count the request against its client (anonymous callers: their address)."""
+        if self._limiter is None:
+            return
+        if principal is None or principal.subject == ANONYMOUS_SUBJECT:
+            await self._limiter.check("ip:" + request.client_ip)
+        else:
+            await self._limiter.check(principal.rate_key)
+
+    async def _authorize(self, principal: Principal, request: Request, template: str) -> Access:
+        """The tenant binding, scopes and entity-type policies (open mode: the tenant binding only)."""
+        if self._decider is None:
+            check_tenant(principal, request.tenant)
+            return UNRESTRICTED
+        return await self._decider.decide(principal, request.tenant, route_need(template, request.method))
 
     def _bind_tenant(self, request: Request) -> None:
         """NGSILD-Tenant, lowercased and validated; the default tenant when absent."""
@@ -260,6 +330,10 @@ class GatewayApp:
                 "trace_id": trace_id,
             },
         )
+
+
+def _ignore(tenant: str) -> None:
+    """No policy cache to refresh (open mode)."""
 
 
 def _raw_path(scope: Scope) -> str:

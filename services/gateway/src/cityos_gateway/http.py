@@ -29,6 +29,11 @@ class Request:
     route: str = ""
     metadata: tuple[tuple[str, str], ...] = ()
     state: dict[str, Any] = field(default_factory=dict)
+    # The ASGI header pairs as sent (repeats kept: several Cookie headers), the raw query string and the
+    # peer address: only the OAuth proxy forwards them.
+    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    query_string: str = ""
+    client_ip: str = ""
 
     def header(self, name: str) -> str:
         """The header's value ("" when absent); `name` is lowercase."""
@@ -46,7 +51,11 @@ class Response:
 
 def problem_response(problem: ProblemError) -> Response:
     """Render a ProblemError as the NGSI-LD error response."""
-    return Response(problem.status, problem.to_json(), list(_PROBLEM_HEADERS))
+    headers = list(_PROBLEM_HEADERS)
+    # AuthProblem (cityos_gateway.auth) carries WWW-Authenticate / Retry-After.
+    for name, value in getattr(problem, "headers", ()):
+        headers.append((name.encode("latin-1"), value.encode("latin-1")))
+    return Response(problem.status, problem.to_json(), headers)
 
 
 def parse_headers(raw: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:

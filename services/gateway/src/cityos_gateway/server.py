@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from cityos.broker.v1.broker_pb2_grpc import BrokerStub
+from cityos.identity.v1.identity_pb2_grpc import IdentityStub
 from cityos_runtime.grpc_client import create_channel
 from cityos_runtime.logs import configure_logging
 from cityos_runtime.telemetry import setup_telemetry
 
 from cityos_gateway.app import GatewayApp, create_app
-from cityos_gateway.auth import build_authenticator
 from cityos_gateway.config import GatewaySettings
 from cityos_gateway.health import BrokerReadiness
+from cityos_gateway.security.oidc import Enforcement, build_enforcement, open_enforcement
 
 if TYPE_CHECKING:
     from cityos.broker.v1.broker_pb2_grpc import BrokerAsyncStub
+    from cityos.identity.v1.identity_pb2_grpc import IdentityAsyncStub
 
 _log = logging.getLogger("cityos.gateway")
 _BACKLOG = 2048
@@ -83,19 +85,45 @@ async def serve(settings: GatewaySettings) -> None:
     common = settings.common
     configure_logging(common.service_name, common.log_level, common.log_format)
     telemetry = setup_telemetry(common.service_name, common.otlp_endpoint, install_global=True)
-    authenticator = build_authenticator(settings.auth_mode)
     channel = create_channel(settings.broker_address, telemetry)
+    identity_channel = create_channel(settings.identity_address, telemetry)
+    identity = cast("IdentityAsyncStub", IdentityStub(identity_channel))
+    enforcement = _enforcement(settings, identity)
     try:
+        sock = bind_socket(settings.host, settings.port)
+        await enforcement.start()
         app = create_app(
             settings,
             cast("BrokerAsyncStub", BrokerStub(channel)),
             readiness=BrokerReadiness(channel),
-            authenticator=authenticator,
             telemetry=telemetry,
+            identity=identity,
+            enforcement=enforcement,
         )
-        sock = bind_socket(settings.host, settings.port)
         server = uvicorn_server(app, settings)
         await server.serve(sockets=[sock])
     finally:
+        await enforcement.close()
+        await identity_channel.close()
         await channel.close()
         telemetry.shutdown()
+
+
+def _enforcement(settings: GatewaySettings, identity: IdentityAsyncStub) -> Enforcement:
+    """Open mode (development, loudly) or OIDC enforcement with Redis-shared rate limits."""
+    if settings.auth_mode == "open":
+        return open_enforcement()
+    redis = None
+    if settings.redis_url and settings.rate_limit is not None:
+        import redis.asyncio as aioredis
+
+        redis = aioredis.Redis.from_url(settings.redis_url)
+    _log.info(
+        "authentication: oidc",
+        extra={
+            "event": "auth_mode",
+            "issuer": settings.identity_issuer,
+            "identity": settings.identity_address,
+        },
+    )
+    return build_enforcement(settings, identity, redis)

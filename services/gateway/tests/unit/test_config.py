@@ -14,7 +14,7 @@ def test_defaults() -> None:
     settings = GatewaySettings.from_env({})
     assert (settings.host, settings.port, settings.broker_address) == ("0.0.0.0", 8080, "127.0.0.1:50051")
     assert (settings.max_body_bytes, settings.request_timeout, settings.cors_origins) == (8388608, 30.0, ())
-    assert (settings.auth_mode, settings.default_tenant) == ("open", "default")
+    assert (settings.auth_mode, settings.default_tenant) == ("oidc", "default")
 
 
 def test_values_from_environment() -> None:
@@ -35,7 +35,8 @@ def test_values_from_environment() -> None:
 @pytest.mark.parametrize(
     "environ",
     [
-        {"GATEWAY_AUTH_MODE": "oidc"},
+        {"GATEWAY_AUTH_MODE": "magic"},
+        {"GATEWAY_RATE_LIMIT": "lots"},
         {"GATEWAY_PORT": "70000"},
         {"GATEWAY_REQUEST_TIMEOUT": "0"},
         {"GATEWAY_MAX_BODY_BYTES": "0"},

@@ -1,0 +1,1 @@
+"""OIDC enforcement: token verification, revocations, API keys, policies, rate limits."""

@@ -1,0 +1,116 @@
+"""Per-tenant access policies from the identity service, cached a few seconds (one RPC per tenant per TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from cityos_runtime.problems import ProblemError
+
+_log = logging.getLogger("cityos.gateway.auth")
+
+# tenant -> AccessPolicies-like object (tenant_state, policies, public_types, grants, version)
+PolicyFetch = Callable[[str], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRule:
+    """One entity policy as the gateway applies it."""
+
+    client_id: str
+    types: frozenset[str]
+    read: bool
+    write: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPolicies:
+    """What the gateway enforces on one tenant. `exists` False: identity does not know the tenant."""
+
+    tenant: str
+    exists: bool
+    state: str = "active"
+    rules: tuple[TypeRule, ...] = ()
+    public_types: frozenset[str] = frozenset()
+    grants: dict[str, frozenset[str]] = field(default_factory=dict)  # grantee -> types it may read
+
+    def rules_for(self, client_id: str) -> list[TypeRule]:
+        """The rules naming this client or every caller ("*")."""
+        return [r for r in self.rules if r.client_id in (client_id, "*")]
+
+
+def _convert(tenant: str, reply: Any) -> TenantPolicies:
+    grants: dict[str, frozenset[str]] = {}
+    for grant in reply.grants:
+        grants[grant.grantee] = grants.get(grant.grantee, frozenset()) | frozenset(grant.entity_types)
+    return TenantPolicies(
+        tenant=tenant,
+        exists=True,
+        state=reply.tenant_state or "active",
+        rules=tuple(
+            TypeRule(p.client_id, frozenset(p.entity_types), p.read or p.write, p.write)
+            for p in reply.policies
+        ),
+        public_types=frozenset(reply.public_types),
+        grants=grants,
+    )
+
+
+class PolicyCache:
+    """`GetAccessPolicies` per tenant, kept `ttl` s; concurrent misses share one call; a stale entry serves
+    while the identity service is unreachable."""
+
+    def __init__(
+        self, fetch: PolicyFetch, *, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._fetch = fetch
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, TenantPolicies]] = {}
+        self._inflight: dict[str, asyncio.Future[TenantPolicies]] = {}
+
+    async def get(self, tenant: str) -> TenantPolicies:
+        """The tenant's policies (fresh within the TTL)."""
+        entry = self._entries.get(tenant)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        pending = self._inflight.get(tenant)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[TenantPolicies] = asyncio.get_running_loop().create_future()
+        self._inflight[tenant] = future
+        try:
+            policies = await self._load(tenant, entry[1] if entry else None)
+            future.set_result(policies)
+            return policies
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved here, so a future nobody else awaits does not warn
+            raise
+        finally:
+            del self._inflight[tenant]
+
+    def invalidate(self, tenant: str) -> None:
+        """Forget a tenant (after a management call changed it on this replica)."""
+        self._entries.pop(tenant, None)
+
+    async def _load(self, tenant: str, stale: TenantPolicies | None) -> TenantPolicies:
+        try:
+            policies = _convert(tenant, await self._fetch(tenant))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                policies = TenantPolicies(tenant=tenant, exists=False)
+            elif stale is not None:
+                _log.warning("identity unreachable; serving stale policies", extra={"tenant": tenant})
+                return stale
+            else:
+                raise ProblemError(
+                    "InternalError", "the identity service is unavailable", status=503
+                ) from error
+        self._entries[tenant] = (self._clock() + self._ttl, policies)
+        return policies
