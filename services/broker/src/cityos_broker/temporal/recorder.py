@@ -123,9 +123,11 @@ class HistoryRecorder:
 
     async def _refresh_tenants(self) -> None:
         tenants = sorted(as_text(t) for t in await self._redis.smembers(TENANTS_KEY))
+        known, self._streams = self._streams, {}
         for tenant in tenants:
             key = TenantKeys(tenant).changes
-            if key in self._streams:
+            if key in known:
+                self._streams[key] = tenant
                 continue
             try:
                 # From "0": events written before the recorder first ran are history too (up to MAXLEN).
@@ -136,13 +138,22 @@ class HistoryRecorder:
             self._streams[key] = tenant
 
     async def _read(self, streams: dict[str, str], *, block: bool) -> int:
-        replies = await self._redis.xreadgroup(
-            self._group,
-            self._consumer,
-            streams,  # type: ignore[arg-type]  # redis-py types the ids as KeyT, strings are fine
-            count=self._batch,
-            block=self._block_ms if block else None,
-        )
+        try:
+            replies = await self._redis.xreadgroup(
+                self._group,
+                self._consumer,
+                streams,  # type: ignore[arg-type]  # redis-py types the ids as KeyT, strings are fine
+                count=self._batch,
+                block=self._block_ms if block else None,
+            )
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            # A purged tenant took its stream (and group) with it: forget the streams and look again.
+            self._streams.clear()
+            self._tenants_at = 0.0
+            await self._refresh_tenants()
+            return 0
         done = 0
         for stream, entries in cast(list[tuple[bytes, list[Entry]]], replies or []):
             done += await self._record(as_text(stream), entries)

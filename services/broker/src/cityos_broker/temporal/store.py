@@ -157,6 +157,11 @@ class HistoryStore:
             out.append(per_attr)
         return out
 
+    async def archived_days(self, tenant: str, entity_id: str, iri: str) -> set[str]:
+        """UTC days of the attribute's history that live in S3."""
+        days = await self._redis.smembers(HistoryKeys(tenant).archived_days(entity_id, iri))
+        return {as_text(d) for d in days}
+
     async def remove_instances(
         self, tenant: str, entity_id: str, iri: str, drop: Callable[[Instance], bool]
     ) -> int:

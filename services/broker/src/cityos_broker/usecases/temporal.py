@@ -167,8 +167,7 @@ class TemporalUseCases:
         removed = await self._history.remove_instances(tenant, entity_id, iri, drop)
         if self._archive is None:
             return removed
-        [per_attr] = await self._history.read(tenant, [(entity_id, [iri])], ("+inf", "+inf"))
-        for day in sorted(per_attr[iri][1]):
+        for day in sorted(await self._history.archived_days(tenant, entity_id, iri)):
             points = await self._archive.get_day(tenant, entity_id, iri, day)
             kept = [(at, i) for at, i in points if not drop(i)]
             if len(kept) == len(points):

@@ -103,3 +103,28 @@ async def test_recording_an_entry_twice_changes_nothing(own_db: Redis, unique_te
     await history.record(unique_tenant, [to_write(entry_id.decode(), fields) for entry_id, fields in entries])
     assert await _recorded(own_db, unique_tenant) == before
     assert [orjson.loads(member)["value"] for member in before] == [0, 1, 2, 3, 4]
+
+
+async def test_a_purged_tenant_does_not_stop_the_others(own_db: Redis, unique_tenant: str) -> None:
+    history = HistoryStore(own_db)
+    gone, kept = f"{unique_tenant}-gone", f"{unique_tenant}-kept"
+    store = await _five_changes(own_db, gone)
+    await _five_changes(own_db, kept)
+    recorder = HistoryRecorder(own_db, history, consumer="replica-d", tenant_refresh=3600)
+    await recorder.drain()
+    assert len(await _recorded(own_db, kept)) == 5
+    await store.tenants.purge(gone)  # its change stream and consumer group disappear with its keys
+
+    def faster(current: dict[str, Any] | None) -> dict[str, Any]:
+        assert current is not None
+        now = utc_now()
+        instance = {"type": "Property", "value": 99, "createdAt": now, "modifiedAt": now}
+        return {**current, "modifiedAt": now, "attrs": {**current["attrs"], SPEED: [instance]}}
+
+    await store.entities.apply(kept, CAR, faster)
+
+    async def recorded_kept() -> bool:
+        await recorder.step(block=False)  # no tenant refresh is due: the NOGROUP reply must trigger it
+        return len(await _recorded(own_db, kept)) == 6
+
+    await poll_until(recorded_kept, "the change of the remaining tenant to be recorded", timeout=10)
