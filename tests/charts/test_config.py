@@ -40,11 +40,18 @@ def test_minimal_configuration(rendered: dict[str, Any]) -> None:
     assert gateway["BROKER_ADDRESS"] == "demo-cityos-broker:50051"
     assert gateway["GATEWAY_PORT"] == "8080"
     assert gateway["GATEWAY_MAX_BODY_BYTES"] == "8388608"
-    assert gateway["GATEWAY_AUTH_MODE"] == "open"
-    assert gateway["OTEL_SERVICE_NAME"] == "cityos-gateway"
+    assert gateway["GATEWAY_AUTH_MODE"] == "oidc"
+    assert gateway["IDENTITY_ADDRESS"] == "demo-cityos-identity:50052"
+    assert "OTEL_SERVICE_NAME" not in gateway, "the services name themselves; the variable would be ignored"
+    assert gateway["IDENTITY_ISSUER"] == "https://cityos.pref.example.jp"
+    assert (gateway["IDENTITY_AUDIENCE"], gateway["GATEWAY_RATE_LIMIT"]) == ("cityos", "")
+    assert (broker["BROKER_HISTORY_RETENTION"], broker["BROKER_HISTORY_ENABLED"]) == ("P7D", "true")
+    assert (broker["BROKER_NOTIFIER"], broker["BROKER_NOTIFY_BACKOFF"]) == ("true", "0.5")
+    assert (broker["BROKER_CHANGES_MAXLEN"], broker["BROKER_NOTIFY_DEDUP_TTL"]) == ("100000", "86400")
     secret = result.get("Secret", "demo-cityos-s3")
     assert set(secret["data"]) == {"s3-access-key", "s3-secret-key"}
     assert result.find("Secret", "demo-cityos-redis") is None
+    assert result.find("Secret", "demo-cityos-identity") is None, "config.identity.existingSecret is used"
 
 
 def test_existing_secrets_and_redis_cluster(rendered: dict[str, Any]) -> None:
@@ -78,20 +85,107 @@ def test_sentinel_and_otel(rendered: dict[str, Any]) -> None:
     assert "IDENTITY_ADDRESS" not in hpa, "connectors is not a caller of identity"
 
 
-def test_extra_and_secret_env(rendered: dict[str, Any]) -> None:
-    env = _env(rendered["production-hpa"], "identity")
+def test_identity_settings_and_secrets(rendered: dict[str, Any]) -> None:
+    result = rendered["production-hpa"]
+    env = _env(result, "identity")
     assert env["IDENTITY_ISSUER"] == "https://api.cityos.pref.example.jp"
-    assert env["IDENTITY_GRPC_PORT"] == "50051"
+    assert (env["IDENTITY_GRPC_HOST"], env["IDENTITY_GRPC_PORT"]) == ("0.0.0.0", "50052")
+    assert (env["IDENTITY_ACCESS_TOKEN_TTL"], env["IDENTITY_REFRESH_TOKEN_TTL"]) == ("600", "2592000")
+    assert (env["IDENTITY_KEY_ROTATION_INTERVAL"], env["IDENTITY_SESSION_TTL"]) == ("2592000", "28800")
+    assert (env["IDENTITY_LOCKOUT_THRESHOLD"], env["IDENTITY_LOCKOUT_WINDOW"]) == ("5", "900")
+    assert env["IDENTITY_AUDIENCE"] == "cityos"
+    assert env["REDIS_URL"].startswith("redis://:$(REDIS_PASSWORD)@redis.data.svc.cluster.local:6379")
     assert env["IDENTITY_KEY_ENCRYPTION_SECRET"] == {
         "secretKeyRef": {"name": "cityos-identity", "key": "key-encryption-secret"}
     }
-    assert "IDENTITY_KEY_ENCRYPTION_SECRET" not in _env(rendered["production-hpa"], "broker")
+    assert env["IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] == {
+        "secretKeyRef": {"name": "cityos-identity", "key": "bootstrap-admin-password"}
+    }
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment=production", "extraEnv"
+    assert "S3_SECRET_KEY" not in env, "identity keeps nothing in S3"
+    for other in ("broker", "gateway", "assets"):
+        assert not {"IDENTITY_KEY_ENCRYPTION_SECRET", "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"} & set(
+            _env(result, other)
+        ), other
+    assert _env(result, "broker")["BROKER_AUTO_CREATE_TENANTS"] == "false"
+    gateway = _env(result, "gateway")
+    assert (gateway["GATEWAY_RATE_LIMIT"], gateway["GATEWAY_AUTH_MODE"]) == ("3000/min", "oidc")
+    assert gateway["IDENTITY_ISSUER"] == env["IDENTITY_ISSUER"], "the gateway must expect identity's issuer"
+    assert _env(result, "broker")["BROKER_HISTORY_RETENTION"] == "P30D"
+    custom = _env(rendered["external-redis-cluster-s3"], "identity")["IDENTITY_KEY_ENCRYPTION_SECRET"]
+    assert custom == {"secretKeyRef": {"name": "cityos-identity", "key": "kek"}}
+
+
+def test_identity_issuer_follows_the_public_host(
+    render: Any, rendered: dict[str, Any], values_of: Any
+) -> None:
+    assert (
+        _env(rendered["ingress-tls"], "identity")["IDENTITY_ISSUER"] == "https://api.cityos.pref.example.jp"
+    )
+    assert _env(rendered["bundled"], "identity")["IDENTITY_ISSUER"] == "https://cityos.localtest.me"
+    assert _env(rendered["minimal"], "identity")["IDENTITY_ISSUER"] == "https://cityos.pref.example.jp"
+    values = values_of("minimal")
+    del values["config"]["identity"]["issuer"]
+    with pytest.raises(helm.HelmError, match=r"config\.identity\.issuer is required"):
+        render(values)
+
+
+def test_identity_secret_is_required_never_generated(
+    render: Any, rendered: dict[str, Any], values_of: Any
+) -> None:
+    secret = rendered["bundled"].get("Secret", "demo-cityos-identity")
+    assert set(secret["data"]) == {
+        "key-encryption-secret",
+        "bootstrap-admin-password",
+        "tenant-admin-password",
+    }
+    values = values_of("minimal")
+    del values["config"]["identity"]["existingSecret"]
+    with pytest.raises(helm.HelmError, match=r"config\.identity\.keyEncryptionSecret is required"):
+        render(values)
+    values["config"]["identity"]["keyEncryptionSecret"] = "k" * 16
+    with pytest.raises(helm.HelmError, match=r"config\.identity\.bootstrapAdminPassword is required"):
+        render(values)
+    values["config"]["identity"]["bootstrapAdminPassword"] = "p" * 10
+    first = render(values).get("Secret", "demo-cityos-identity")["data"]
+    assert first == render(values).get("Secret", "demo-cityos-identity")["data"], "renders must be stable"
+    values["services"] = {"identity": {"enabled": False}}
+    values["config"]["gateway"] = {"authMode": "open"}
+    assert render(values).find("Secret", "demo-cityos-identity") is None
+
+
+def test_oidc_needs_identity(render: Any, values_of: Any) -> None:
+    values = values_of("minimal")
+    values["services"] = {"identity": {"enabled": False}}
+    with pytest.raises(helm.HelmError, match=r"authMode=oidc needs services\.identity\.enabled"):
+        render(values)
+    values["config"]["gateway"] = {"authMode": "open"}
+    gateway = _env(render(values), "gateway")
+    assert gateway["GATEWAY_AUTH_MODE"] == "open"
+    assert not {"IDENTITY_ADDRESS", "IDENTITY_ISSUER"} & set(gateway)
+
+
+def test_notes_warn_about_open_mode_and_unsupported_settings(
+    render: Any, rendered: dict[str, Any], values_of: Any
+) -> None:
+    def notes(result: Any) -> str:
+        return next(text for path, text in result.files.items() if path.endswith("NOTES.txt"))
+
+    assert "AUTHENTICATION IS OFF" not in notes(rendered["minimal"])
+    assert "not supported by the services yet" not in notes(rendered["minimal"])
+    values = values_of("minimal")
+    values["config"]["gateway"] = {"authMode": "open"}
+    text = notes(render(values))
+    assert "WARNING: AUTHENTICATION IS OFF" in text and "EVERY tenant" in text
+    assert "redis.mode=cluster is not supported" in notes(rendered["external-redis-cluster-s3"])
+    assert "redis.mode=sentinel is not supported" in notes(rendered["ingress-tls"])
+    assert "serviceMonitor.enabled: no service serves a Prometheus endpoint" in notes(rendered["bundled"])
 
 
 def test_config_change_rolls_the_pods(render: Any, values_of: Any) -> None:
     values = values_of("minimal")
     before = render(values).get("Deployment", "demo-cityos-broker")
-    values["config"] = {"logLevel": "DEBUG"}
+    values["config"]["logLevel"] = "DEBUG"
     after = render(values).get("Deployment", "demo-cityos-broker")
     key = "checksum/config"
     assert (

@@ -55,8 +55,11 @@ def test_chart_services_with_images_have_targets(dockerfile: str, chart: object)
     for name, svc in defaults.items():
         if svc["enabled"]:
             assert name in stages, f"chart enables {name} by default but the Dockerfile cannot build it"
-        assert svc["port"] in (50051, 8080)
-    assert "EXPOSE 50051" in stages["broker"] and "EXPOSE 8080" in stages["gateway"]
+        assert svc["port"] in (50051, 50052, 8080)
+    for name in ("broker", "gateway", "identity"):
+        assert f"EXPOSE {defaults[name]['port']}" in stages[name], (
+            f"{name}: EXPOSE differs from the chart port"
+        )
 
 
 def test_runtime_is_slim_pinned_and_non_root(dockerfile: str) -> None:

@@ -36,9 +36,31 @@ def test_each_service_is_reachable_only_by_its_enabled_callers(chart: Any, rende
             for rule in spec["ingress"]:
                 callers |= _components(rule["from"])
             expected = set(services[name]["callers"]) & enabled
-            if name == "gateway":
-                expected.add("init")
+            if name in {"broker", "identity"} and effective["initJob"]["enabled"]:
+                expected.add("init")  # the Job creates the first tenant there
             assert callers == expected, f"{scenario}/{name}: {callers} != {expected}"
+
+
+def test_only_the_gateway_and_the_init_job_reach_identity(rendered: dict[str, Any]) -> None:
+    for scenario, result in rendered.items():
+        spec = _policies(result)["identity"]
+        assert len(spec["ingress"]) == 1 or scenario == "bundled", scenario  # bundled: + the metrics rule
+        rule = spec["ingress"][0]
+        assert _components(rule["from"]) == {"gateway", "init"}, scenario
+        assert len(rule["from"]) == 2, f"{scenario}: an extra peer may reach identity"
+        assert rule["ports"] == [{"port": 50052, "protocol": "TCP"}]
+        for name, other in _policies(result).items():
+            callees = set().union(*(_components(r.get("to", [])) for r in other["egress"]))
+            assert ("identity" in callees) == (name in {"gateway", "init"}), f"{scenario}: {name} -> identity"
+
+
+def test_init_job_reaches_only_broker_and_identity(rendered: dict[str, Any]) -> None:
+    spec = _policies(rendered["minimal"])["init"]
+    assert spec["ingress"] == []
+    callees = [(_components(r.get("to", [])), r["ports"]) for r in spec["egress"] if r.get("to")]
+    assert ({"broker"}, [{"port": 50051, "protocol": "TCP"}]) in callees
+    assert ({"identity"}, [{"port": 50052, "protocol": "TCP"}]) in callees
+    assert set().union(*(c for c, _ in callees)) == {"broker", "identity"}
 
 
 def test_gateway_calls_every_enabled_service(rendered: dict[str, Any]) -> None:
@@ -47,9 +69,11 @@ def test_gateway_calls_every_enabled_service(rendered: dict[str, Any]) -> None:
     callees = set().union(*(_components(rule.get("to", [])) for rule in egress))
     assert callees == {"broker", "identity", "assets", "catalog", "connectors"}
     broker_ingress = _policies(result)["broker"]["ingress"]
-    assert _components(broker_ingress[0]["from"]) == {"gateway", "assets", "connectors", "catalog"}
+    assert _components(broker_ingress[0]["from"]) == {"gateway", "assets", "connectors", "catalog", "init"}
     minimal = _policies(rendered["minimal"])
-    assert _components(minimal["broker"]["ingress"][0]["from"]) == {"gateway"}
+    assert _components(minimal["broker"]["ingress"][0]["from"]) == {"gateway", "init"}
+    gateway_callers = set().union(*(_components(rule["from"]) for rule in minimal["gateway"]["ingress"]))
+    assert "init" not in gateway_callers, "the Job no longer calls the gateway"
 
 
 def test_only_the_gateway_accepts_traffic_from_outside_the_release(rendered: dict[str, Any]) -> None:
@@ -115,7 +139,10 @@ def test_store_egress_follows_the_redis_and_s3_settings(rendered: dict[str, Any]
 def test_bundled_stores_accept_only_the_release_services(rendered: dict[str, Any]) -> None:
     result = rendered["bundled"]
     policies = _policies(result)
-    for store, port, clients in (("valkey", 6379, ["broker", "gateway"]), ("s3", 8333, ["broker"])):
+    for store, port, clients in (
+        ("valkey", 6379, ["broker", "gateway", "identity"]),
+        ("s3", 8333, ["broker"]),
+    ):
         spec = policies[store]
         assert spec["egress"] == []
         (rule,) = spec["ingress"]

@@ -78,9 +78,9 @@ def test_custom_resources(rendered: dict[str, Any]) -> None:
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
-    assert monitor["spec"]["selector"]["matchExpressions"][0]["values"] == ["broker", "gateway"]
+    assert monitor["spec"]["selector"]["matchExpressions"][0]["values"] == ["broker", "gateway", "identity"]
     for service in bundled.of_kind("Service"):
-        if service["metadata"]["labels"]["app.kubernetes.io/component"] in {"broker", "gateway"}:
+        if service["metadata"]["labels"]["app.kubernetes.io/component"] in {"broker", "gateway", "identity"}:
             assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
     for name in rendered:
         if name != "bundled":

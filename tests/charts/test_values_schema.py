@@ -26,6 +26,16 @@ import yaml
         ({"config": {"logFormat": "xml"}}, "/config/logFormat"),
         ({"services": {"broker": {"callers": ["gatewya"]}}}, "/services/broker/callers/0"),
         ({"initJob": {"tenant": "Hokkaido Pref"}}, "/initJob/tenant"),
+        ({"config": {"gateway": {"authMode": "none"}}}, "/config/gateway/authMode"),
+        ({"config": {"gateway": {"rateLimit": "fast"}}}, "/config/gateway/rateLimit"),
+        (
+            {"config": {"identity": {"keyEncryptionSecret": "too-short"}}},
+            "/config/identity/keyEncryptionSecret",
+        ),
+        ({"config": {"identity": {"issuer": "api.example.jp"}}}, "/config/identity/issuer"),
+        ({"config": {"identity": {"accessTokenTtl": 5}}}, "/config/identity/accessTokenTtl"),
+        ({"config": {"broker": {"history": {"retention": "7 days"}}}}, "/config/broker/history/retention"),
+        ({"initJob": {"adminUsername": "Admin User"}}, "/initJob/adminUsername"),
         ({"services": {"identity": {"secretEnv": {"KEK": {"secret": "x", "key": "k"}}}}}, "/secretEnv/KEK"),
         ({"services": {"broker": {"extraEnv": {"lower-case": "x"}}}}, "lower-case"),
         (

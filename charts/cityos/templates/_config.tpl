@@ -34,15 +34,25 @@ METRICS_PORT: {{ .Values.serviceMonitor.port | quote }}
 {{- $root := .root -}}
 {{- $name := .name -}}
 {{- $upper := upper $name -}}
-OTEL_SERVICE_NAME: {{ printf "cityos-%s" $name | quote }}
 {{- if eq $name "gateway" }}
 {{- $g := $root.Values.config.gateway }}
+{{- if and (eq $g.authMode "oidc") (not $root.Values.services.identity.enabled) }}
+{{- fail "config.gateway.authMode=oidc needs services.identity.enabled (or authMode=open, for development only)" }}
+{{- end }}
 GATEWAY_HOST: "0.0.0.0"
 GATEWAY_PORT: {{ .svc.port | quote }}
 GATEWAY_MAX_BODY_BYTES: {{ $g.maxBodyBytes | int64 | quote }}
 GATEWAY_REQUEST_TIMEOUT: {{ $g.requestTimeout | quote }}
 GATEWAY_CORS_ORIGINS: {{ join "," $g.corsOrigins | quote }}
 GATEWAY_AUTH_MODE: {{ $g.authMode | quote }}
+GATEWAY_RATE_LIMIT: {{ $g.rateLimit | quote }}
+GATEWAY_REVOCATION_POLL: {{ $g.revocationPoll | quote }}
+GATEWAY_POLICY_TTL: {{ $g.policyTtl | quote }}
+{{- if $root.Values.services.identity.enabled }}
+{{- /* Tokens are verified locally: the gateway must expect the issuer and audience identity signs. */}}
+IDENTITY_ISSUER: {{ include "cityos.identityIssuer" $root | quote }}
+IDENTITY_AUDIENCE: {{ $root.Values.config.identity.audience | quote }}
+{{- end }}
 {{- else }}
 {{ $upper }}_GRPC_HOST: "0.0.0.0"
 {{ $upper }}_GRPC_PORT: {{ .svc.port | quote }}
@@ -55,6 +65,32 @@ BROKER_CONTEXT_FETCH_TIMEOUT: {{ $b.contextFetchTimeout | quote }}
 BROKER_CONTEXT_MAX_BYTES: {{ $b.contextMaxBytes | int64 | quote }}
 BROKER_DEFAULT_LIMIT: {{ $b.defaultLimit | quote }}
 BROKER_MAX_LIMIT: {{ $b.maxLimit | quote }}
+BROKER_CHANGES_MAXLEN: {{ $b.changesMaxlen | int64 | quote }}
+BROKER_HISTORY_ENABLED: {{ $b.history.enabled | quote }}
+BROKER_HISTORY_RETENTION: {{ $b.history.retention | quote }}
+BROKER_HISTORY_ARCHIVE_INTERVAL: {{ $b.history.archiveInterval | quote }}
+BROKER_HISTORY_CLAIM_IDLE_MS: {{ $b.history.claimIdleMs | int64 | quote }}
+BROKER_TEMPORAL_MAX_INSTANCES: {{ $b.history.maxInstances | int64 | quote }}
+BROKER_NOTIFIER: {{ $b.notifier.enabled | quote }}
+BROKER_NOTIFY_TIMEOUT: {{ $b.notifier.timeout | quote }}
+BROKER_NOTIFY_MAX_ATTEMPTS: {{ $b.notifier.maxAttempts | quote }}
+BROKER_NOTIFY_BACKOFF: {{ $b.notifier.backoff | quote }}
+BROKER_NOTIFY_BACKOFF_MAX: {{ $b.notifier.backoffMax | quote }}
+BROKER_NOTIFY_CLAIM_IDLE: {{ $b.notifier.claimIdle | quote }}
+BROKER_NOTIFY_CONCURRENCY: {{ $b.notifier.concurrency | quote }}
+BROKER_NOTIFY_TENANT_REFRESH: {{ $b.notifier.tenantRefresh | quote }}
+BROKER_NOTIFY_DEDUP_TTL: {{ $b.notifier.dedupTtl | int64 | quote }}
+{{- end }}
+{{- if eq $name "identity" }}
+{{- $i := $root.Values.config.identity }}
+IDENTITY_ISSUER: {{ include "cityos.identityIssuer" $root | quote }}
+IDENTITY_AUDIENCE: {{ $i.audience | quote }}
+IDENTITY_ACCESS_TOKEN_TTL: {{ $i.accessTokenTtl | int64 | quote }}
+IDENTITY_REFRESH_TOKEN_TTL: {{ $i.refreshTokenTtl | int64 | quote }}
+IDENTITY_KEY_ROTATION_INTERVAL: {{ $i.keyRotationInterval | int64 | quote }}
+IDENTITY_LOCKOUT_THRESHOLD: {{ $i.lockoutThreshold | int64 | quote }}
+IDENTITY_LOCKOUT_WINDOW: {{ $i.lockoutWindow | int64 | quote }}
+IDENTITY_SESSION_TTL: {{ $i.sessionTtl | int64 | quote }}
 {{- end }}
 {{- /* The address of every enabled service this one calls (it is among the callee's callers). */}}
 {{- range $callee, $csvc := $root.Values.services }}

@@ -61,6 +61,24 @@ app.kubernetes.io/part-of: cityos
 {{- .Values.redis.existingSecret | default (printf "%s-redis" (include "cityos.fullname" .)) -}}
 {{- end -}}
 
+{{- define "cityos.identitySecretName" -}}
+{{- .Values.config.identity.existingSecret | default (printf "%s-identity" (include "cityos.fullname" .)) -}}
+{{- end -}}
+
+{{/* IDENTITY_ISSUER: explicit, else https:// + the Ingress host, else + the first HTTPRoute hostname. */}}
+{{- define "cityos.identityIssuer" -}}
+{{- $v := .Values -}}
+{{- if $v.config.identity.issuer -}}
+{{- $v.config.identity.issuer | trimSuffix "/" -}}
+{{- else if $v.ingress.enabled -}}
+{{- printf "https://%s" $v.ingress.host -}}
+{{- else if and $v.httpRoute.enabled $v.httpRoute.hostnames -}}
+{{- printf "https://%s" (first $v.httpRoute.hostnames) -}}
+{{- else -}}
+{{- fail "config.identity.issuer is required when neither ingress nor httpRoute (with hostnames) exposes the gateway: it is the gateway's public origin, e.g. https://api.city.example.jp (or http://127.0.0.1:8080 for a port-forwarded trial)" -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "cityos.s3SecretName" -}}
 {{- .Values.s3.existingSecret | default (printf "%s-s3" (include "cityos.fullname" .)) -}}
 {{- end -}}
@@ -146,4 +164,9 @@ capabilities:
   drop: ["ALL"]
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/* True when the init Job is rendered: it needs the broker (and uses identity when that is enabled). */}}
+{{- define "cityos.initJobEnabled" -}}
+{{- if and .Values.initJob.enabled .Values.services.broker.enabled -}}true{{- end -}}
 {{- end -}}

@@ -96,7 +96,8 @@ spec:
     {{- $from = append $from . }}
     {{- end }}
     {{- end }}
-    {{- if and (eq $name "gateway") $root.Values.initJob.enabled }}
+    {{- if and (has $name (list "broker" "identity")) (include "cityos.initJobEnabled" $root) }}
+    {{- /* The init Job creates the first tenant in identity and the broker. */}}
     {{- $from = append $from "init" }}
     {{- end }}
     {{- if $from }}

@@ -35,7 +35,8 @@ spec:
       annotations:
         {{- /* Roll the pods when their settings change. */}}
         checksum/config: {{ printf "%s%s" (include "cityos.commonEnv" $root) (include "cityos.serviceEnv" .) | sha256sum }}
-        checksum/secrets: {{ printf "%s%s%s%s" $root.Values.redis.password $root.Values.redis.existingSecret $root.Values.s3.secretKey $root.Values.s3.existingSecret | sha256sum }}
+        {{- $i := $root.Values.config.identity }}
+        checksum/secrets: {{ list $root.Values.redis.password $root.Values.redis.existingSecret $root.Values.s3.secretKey $root.Values.s3.existingSecret $i.existingSecret $i.keyEncryptionSecret $i.bootstrapAdminPassword | toJson | sha256sum }}
         {{- with $svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -114,6 +115,19 @@ spec:
                 secretKeyRef:
                   name: {{ include "cityos.s3SecretName" $root }}
                   key: {{ $root.Values.s3.existingSecretSecretKeyKey }}
+            {{- end }}
+            {{- if eq .name "identity" }}
+            {{- $i := $root.Values.config.identity }}
+            - name: IDENTITY_KEY_ENCRYPTION_SECRET
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "cityos.identitySecretName" $root }}
+                  key: {{ $i.existingSecretKeyEncryptionKey }}
+            - name: IDENTITY_BOOTSTRAP_ADMIN_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "cityos.identitySecretName" $root }}
+                  key: {{ $i.existingSecretBootstrapAdminPasswordKey }}
             {{- end }}
             {{- range $envName, $ref := $svc.secretEnv }}
             - name: {{ $envName }}
