@@ -138,8 +138,6 @@ class Broker:
     async def delete_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
         return await self._subscriptions.delete(tenant, request)
 
-    # Temporal API and registrations: not built yet, and said so.
-
     # Temporal API
     def _temporal_api(self) -> TemporalUseCases:
         if self._temporal is None:
@@ -168,6 +166,7 @@ class Broker:
     ) -> pb.ResourceResponse:
         return await self._temporal_api().delete_attribute(tenant, request)
 
+    # Context source registrations: not built yet, and said so.
     async def registration(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
         _not_yet("context source registration")
 
