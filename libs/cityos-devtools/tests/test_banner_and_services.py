@@ -3,6 +3,7 @@
 import shlex
 from urllib.parse import parse_qs, urlsplit
 
+from cityos_devtools.access_seed import DemoAccess
 from cityos_devtools.banner import example_queries, render_banner
 from cityos_devtools.services import SERVICES, StackEnv, common_env, listening_address
 from cityos_devtools.settings import S3Settings
@@ -48,19 +49,49 @@ def test_listening_address_from_port_or_url() -> None:
     assert listening_address({"event": "listening", "port": "80"}) is None
 
 
-def test_broker_starts_before_the_gateway_which_gets_its_address() -> None:
+def test_broker_and_identity_start_before_the_gateway_which_gets_their_addresses() -> None:
     names = [spec.name for spec in SERVICES]
     assert names.index("broker") < names.index("gateway")
+    assert names.index("identity") < names.index("gateway")
     env = StackEnv(
-        redis_url="redis://127.0.0.1:1/0", s3=S3, gateway_port=0, addresses={"broker": "127.0.0.1:7"}
+        redis_url="redis://127.0.0.1:1/0",
+        s3=S3,
+        gateway_port=41000,
+        addresses={"broker": "127.0.0.1:7", "identity": "127.0.0.1:8"},
+        admin_password="bootstrap-secret",
     )
-    gateway = next(spec for spec in SERVICES if spec.name == "gateway").env(env)
-    broker = next(spec for spec in SERVICES if spec.name == "broker").env(env)
+    specs = {spec.name: spec.env(env) for spec in SERVICES}
+    gateway, broker, identity = specs["gateway"], specs["broker"], specs["identity"]
     assert gateway["BROKER_ADDRESS"] == "127.0.0.1:7"
-    assert gateway["GATEWAY_PORT"] == "0"
-    assert gateway["GATEWAY_AUTH_MODE"] == "open"
+    assert gateway["IDENTITY_ADDRESS"] == "127.0.0.1:8"
+    assert gateway["GATEWAY_PORT"] == "41000"
+    assert gateway["GATEWAY_AUTH_MODE"] == "oidc"
+    # The issuer is the gateway's origin: it serves the OAuth endpoints and verifies the tokens.
+    assert gateway["IDENTITY_ISSUER"] == identity["IDENTITY_ISSUER"] == "http://127.0.0.1:41000"
+    assert identity["IDENTITY_GRPC_PORT"] == "0"
+    assert identity["IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"] == "bootstrap-secret"
+    assert "bootstrap-secret" not in repr(env)
     assert broker["BROKER_GRPC_PORT"] == "0"
     assert broker["BROKER_ALLOW_PRIVATE_URLS"] == "true"
+    env.auth_mode = "open"
+    assert next(s for s in SERVICES if s.name == "gateway").env(env)["GATEWAY_AUTH_MODE"] == "open"
+
+
+def test_banner_explains_tokens_and_browser_login_in_oidc_mode(tmp_path) -> None:
+    access = DemoAccess(
+        "hokkaido.abc",
+        "s3cret-value",
+        "demo-resident",
+        "pw-1234567890",
+        "hokkaido.app",
+        GATEWAY + "/demo/callback",
+    )
+    text = render_banner(GATEWAY, tmp_path, [], [], "oidc", access)
+    assert "auth mode: oidc" in text
+    assert "grant_type=client_credentials" in text and "hokkaido.abc:s3cret-value" in text
+    assert f"{GATEWAY}/oauth2/authorize?" in text and "client_id=hokkaido.app" in text
+    assert "demo-resident" in text and "pw-1234567890" in text
+    assert "AUTHENTICATION IS OFF" in render_banner(GATEWAY, tmp_path, [], [], "open", None)
 
 
 def test_common_env_carries_stores_and_json_logs() -> None:

@@ -12,6 +12,7 @@ def test_defaults_use_dot_data_port_8080_and_seeding() -> None:
     assert options.gateway_port == 8080
     assert options.seed is True
     assert options.ready_file is None
+    assert options.auth == "oidc", "secure by default: tokens are required"
 
 
 def test_data_dir_defaults_to_cityos_data_dir() -> None:
@@ -24,13 +25,31 @@ def test_empty_cityos_data_dir_falls_back_to_dot_data() -> None:
 
 def test_every_option_is_read() -> None:
     options = parse_run_options(
-        ["run", "--data-dir", "d", "--gateway-port", "0", "--no-seed", "--ready-file", "r.json"],
+        [
+            "run",
+            "--data-dir",
+            "d",
+            "--gateway-port",
+            "0",
+            "--no-seed",
+            "--ready-file",
+            "r.json",
+            "--auth",
+            "open",
+        ],
         environ={"CITYOS_DATA_DIR": "ignored"},
     )
     assert options.data_dir == Path("d")
     assert options.gateway_port == 0
     assert options.seed is False
     assert options.ready_file == Path("r.json")
+    assert options.auth == "open"
+
+
+def test_unknown_auth_mode_exits_with_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_run_options(["run", "--auth", "none"], environ={})
+    assert exited.value.code == 2
 
 
 @pytest.mark.parametrize("port", ["-1", "65536", "http", "8080.5"])

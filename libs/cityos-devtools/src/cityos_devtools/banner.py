@@ -5,9 +5,14 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
+if TYPE_CHECKING:
+    from cityos_devtools.access_seed import DemoAccess
+
 API_PATH = "/ngsi-ld/v1"
+_EXTRACT_TOKEN = """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'"""  # noqa: S105 - a shell snippet, not a secret
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,56 @@ def example_queries(gateway_url: str) -> list[ExampleQuery]:
     ]
 
 
-def render_banner(gateway_url: str, data_dir: Path, log_files: list[Path], stores: list[str]) -> str:
-    """The ready message: URLs, data and log locations, example commands."""
+def login_url(gateway_url: str, access: DemoAccess) -> str:
+    """The authorize URL a browser opens to sign the demo resident in (code flow; PKCE is the app's job,
+    so this URL is for trying the login and consent pages)."""
+    params = {
+        "response_type": "code",
+        "client_id": access.public_client_id,
+        "redirect_uri": access.redirect_uri,
+        "scope": "openid profile entities:read",
+        "state": "demo",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }
+    return f"{gateway_url}/oauth2/authorize?{urlencode(params, quote_via=quote, safe='')}"
+
+
+def _auth_lines(gateway_url: str, auth_mode: str, access: DemoAccess | None) -> list[str]:
+    if auth_mode == "open":
+        return ["", "AUTHENTICATION IS OFF (--auth open): every caller may read and write every tenant."]
+    if access is None:
+        return ["", "Authentication: OIDC (tokens from the identity service; seed for a demo client)."]
+    token_cmd = (
+        f"curl -sS -u {shlex.quote(access.backend_client_id + ':' + access.backend_client_secret)} "
+        f"-d grant_type=client_credentials {shlex.quote(gateway_url + '/oauth2/token')}"
+    )
+    query = shlex.quote(f"{gateway_url}{API_PATH}/entities?type=WaterLevelGauge")
+    return [
+        "",
+        "Authentication: OIDC. Gauges and shelters are public open data; everything else needs a token.",
+        "  # a token for the demo backend client (tenant hokkaido; reads sapporo and otaru through sharing):",
+        f"  TOKEN=$({token_cmd} | {_EXTRACT_TOKEN})",
+        f"  curl -sS -H \"Authorization: Bearer $TOKEN\" -H 'NGSILD-Tenant: hokkaido' {query}",
+        "  # sign in with a browser (the redirect ends on a missing page; its URL holds the code):",
+        f"  {login_url(gateway_url, access)}",
+        f"  user {access.resident_username}, password {access.resident_password}",
+        f"  OpenID configuration: {gateway_url}/.well-known/openid-configuration",
+    ]
+
+
+def render_banner(
+    gateway_url: str,
+    data_dir: Path,
+    log_files: list[Path],
+    stores: list[str],
+    auth_mode: str = "oidc",
+    access: DemoAccess | None = None,
+) -> str:
+    """The ready message: URLs, data and log locations, example commands, how to authenticate."""
     lines = [
         "",
-        f"City OS is running: {gateway_url}  (NGSI-LD API {gateway_url}{API_PATH}, auth mode: open)",
+        f"City OS is running: {gateway_url}  (NGSI-LD API {gateway_url}{API_PATH}, auth mode: {auth_mode})",
         f"  data folder: {data_dir}",
         *(f"  {store}" for store in stores),
         "  logs:",
@@ -66,5 +116,6 @@ def render_banner(gateway_url: str, data_dir: Path, log_files: list[Path], store
     ]
     for example in example_queries(gateway_url):
         lines += [f"  # {example.description}", f"  {example.curl()}"]
+    lines += _auth_lines(gateway_url, auth_mode, access)
     lines += ["", "Press Ctrl-C to stop everything.", ""]
     return "\n".join(lines)

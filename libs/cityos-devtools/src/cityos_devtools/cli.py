@@ -44,6 +44,12 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     run_cmd.add_argument(
         "--gateway-port", type=_port, default=8080, help="gateway HTTP port (default 8080; 0 = any free port)"
     )
+    run_cmd.add_argument(
+        "--auth",
+        choices=("oidc", "open"),
+        default="oidc",
+        help="gateway authentication: oidc (default, tokens required) or open (development only: no checks)",
+    )
     run_cmd.add_argument("--no-seed", dest="seed", action="store_false", help="do not upsert the demo data")
     run_cmd.add_argument(
         "--ready-file",
@@ -58,7 +64,11 @@ def parse_run_options(argv: Sequence[str], environ: Mapping[str, str] | None = N
     """RunOptions from `cityos-dev run ...` arguments (argparse exits with code 2 on bad input)."""
     args = build_parser(environ).parse_args(list(argv))
     return RunOptions(
-        data_dir=args.data_dir, gateway_port=args.gateway_port, seed=args.seed, ready_file=args.ready_file
+        data_dir=args.data_dir,
+        gateway_port=args.gateway_port,
+        seed=args.seed,
+        ready_file=args.ready_file,
+        auth=args.auth,
     )
 
 

@@ -24,9 +24,14 @@ class StackStartError(RuntimeError):
 class LaunchedStack:
     """One `cityos-dev run --gateway-port 0 --ready-file ...` process on a given data folder."""
 
-    def __init__(self, data_dir: Path, *, seed: bool = True, embedded_stores: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, *, seed: bool = True, embedded_stores: bool = True, auth: str = "open"
+    ) -> None:
+        # auth="open" by default keeps callers that drive the API without tokens working; the e2e suite's
+        # main stack passes auth="oidc".
         self.data_dir = data_dir.resolve()
         self.seed = seed
+        self.auth = auth
         self.embedded_stores = embedded_stores
         self.ready_file = self.data_dir / "ready.json"
         self.output_path = self.data_dir / "cityos-dev.out"
@@ -44,6 +49,7 @@ class LaunchedStack:
         self.ready_file.unlink(missing_ok=True)
         argv = [sys.executable, "-m", "cityos_devtools", "run", "--data-dir", str(self.data_dir)]
         argv += ["--gateway-port", "0", "--ready-file", str(self.ready_file)]
+        argv += ["--auth", self.auth]
         if not self.seed:
             argv.append("--no-seed")
         env = dict(os.environ)

@@ -16,6 +16,8 @@ class StackEnv:
     redis_url: str
     s3: S3Settings
     gateway_port: int
+    auth_mode: str = "oidc"  # GATEWAY_AUTH_MODE: "oidc", or "open" for development (`--auth open`)
+    admin_password: str = field(default="", repr=False)  # the identity service's bootstrap admin
     # service name -> "host:port" (gRPC) or "http://host:port", read from its {"event":"listening"} log line
     addresses: dict[str, str] = field(default_factory=dict)
 
@@ -49,19 +51,38 @@ def _broker_env(stack: StackEnv) -> dict[str, str]:
     }
 
 
+def gateway_url(stack: StackEnv) -> str:
+    """The gateway's public origin, which is also the OIDC issuer."""
+    return f"http://{LOOPBACK}:{stack.gateway_port}"
+
+
+def _identity_env(stack: StackEnv) -> dict[str, str]:
+    return {
+        "IDENTITY_GRPC_HOST": LOOPBACK,
+        "IDENTITY_GRPC_PORT": "0",
+        # Tokens name the gateway's origin as their issuer: the gateway serves the OAuth endpoints.
+        "IDENTITY_ISSUER": gateway_url(stack),
+        "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": stack.admin_password,
+    }
+
+
 def _gateway_env(stack: StackEnv) -> dict[str, str]:
     return {
         "GATEWAY_HOST": LOOPBACK,
         "GATEWAY_PORT": str(stack.gateway_port),
         "BROKER_ADDRESS": stack.addresses["broker"],
-        "GATEWAY_AUTH_MODE": "open",
+        "IDENTITY_ADDRESS": stack.addresses["identity"],
+        "IDENTITY_ISSUER": gateway_url(stack),
+        "GATEWAY_AUTH_MODE": stack.auth_mode,
+        "GATEWAY_RATE_LIMIT": "2000/s",
     }
 
 
-# Start-up order: a service may read the address of any service above it. identity, assets, catalog and
-# connectors slot in here (before the gateway, which fronts them) as they are built.
+# Start-up order: a service may read the address of any service above it. assets, catalog and connectors
+# slot in here (before the gateway, which fronts them) as they are built.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("broker", "cityos_broker", _broker_env),
+    ServiceSpec("identity", "cityos_identity", _identity_env),
     ServiceSpec("gateway", "cityos_gateway", _gateway_env),
 )
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,9 +19,11 @@ from typing import TextIO
 
 import httpx
 
+from cityos_devtools.access_seed import AccessSeedError, DemoAccess, admin_login, secret_file, seed_access
 from cityos_devtools.banner import API_PATH, render_banner
 from cityos_devtools.embedded import EmbeddedS3, EmbeddedServerError, EmbeddedValkey, ensure_bucket
-from cityos_devtools.processes import spawn, stop_process, tail
+from cityos_devtools.oauth import LoginError
+from cityos_devtools.processes import LOOPBACK, spawn, stop_process, tail
 from cityos_devtools.seed import SeedError, seed
 from cityos_devtools.services import SERVICES, ServiceSpec, StackEnv, common_env, listening_address
 from cityos_devtools.settings import S3Settings
@@ -38,6 +41,7 @@ class RunOptions:
     gateway_port: int = 8080
     seed: bool = True
     ready_file: Path | None = None
+    auth: str = "oidc"  # the gateway's GATEWAY_AUTH_MODE; "open" only for development
 
 
 class StartupError(RuntimeError):
@@ -94,16 +98,17 @@ def run(options: RunOptions, out: TextIO = sys.stdout) -> int:
                 options.ready_file.unlink(missing_ok=True)
                 stack.callback(options.ready_file.unlink, missing_ok=True)
             env, stores = _start_stores(data_dir, logs, options.gateway_port, stack, out)
+            env.auth_mode = options.auth
+            env.admin_password = secret_file(data_dir / "identity" / "admin-password")
             running = [_start_service(spec, env, logs, stack, out) for spec in SERVICES]
             gateway_url = env.addresses["gateway"]
             _wait_ready(gateway_url, running)
-            if options.seed:
-                _seed(gateway_url, out)
+            access = _seed(gateway_url, data_dir, env, out) if options.seed else None
             log_files = sorted(logs.glob("*.log"))
-            out.write(render_banner(gateway_url, data_dir, log_files, stores))
+            out.write(render_banner(gateway_url, data_dir, log_files, stores, options.auth, access))
             out.flush()
             if options.ready_file is not None:
-                _write_ready_file(options.ready_file, gateway_url, env)
+                _write_ready_file(options.ready_file, gateway_url, env, data_dir)
             return _supervise(running, out)
         except _Stop:
             _say(out, "stopping (reverse order)")
@@ -140,7 +145,15 @@ def _start_stores(
             stores.append(f"S3 (embedded SeaweedFS): {s3.endpoint}, bucket {s3.bucket}")
     except (EmbeddedServerError, ValueError) as exc:
         raise StartupError(str(exc)) from exc
-    return StackEnv(redis_url=redis_url, s3=s3, gateway_port=gateway_port), stores
+    return StackEnv(redis_url=redis_url, s3=s3, gateway_port=gateway_port or _free_port()), stores
+
+
+def _free_port() -> int:
+    """A free loopback port for the gateway: the identity service must know the issuer URL before the
+    gateway starts (a port taken in between makes the gateway fail with "address already in use")."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 def _start_service(
@@ -224,19 +237,35 @@ def _check_alive(running: list[_Running]) -> None:
             )
 
 
-def _seed(gateway_url: str, out: TextIO) -> None:
+def _seed(gateway_url: str, data_dir: Path, env: StackEnv, out: TextIO) -> DemoAccess:
+    """Demo tenants, principals and access rules (as the bootstrap admin), then the demo entities."""
+    default_tenant = os.environ.get("CITYOS_DEFAULT_TENANT", "default") or "default"
+    resident_password = secret_file(data_dir / "identity" / "demo-resident-password")
     try:
-        with httpx.Client(base_url=gateway_url + API_PATH, timeout=30.0) as client:
+        tokens = admin_login(gateway_url, default_tenant, env.admin_password)
+        bearer = {"Authorization": f"Bearer {tokens.token()}"}
+        tokens.close()
+        with httpx.Client(base_url=gateway_url + "/admin/v1", headers=bearer, timeout=30.0) as admin:
+            access = seed_access(admin, gateway_url, resident_password)
+        with httpx.Client(base_url=gateway_url + API_PATH, headers=bearer, timeout=30.0) as client:
             counts = seed(client, datetime.now(UTC))
-    except (SeedError, httpx.HTTPError) as exc:
+    except (SeedError, AccessSeedError, LoginError, httpx.HTTPError) as exc:
         raise StartupError(f"seeding the demo data failed: {exc}") from exc
     summary = ", ".join(f"{tenant} {count}" for tenant, count in counts.items())
     _say(out, f"demo data upserted (entities per tenant: {summary})")
+    return access
 
 
-def _write_ready_file(path: Path, gateway_url: str, env: StackEnv) -> None:
+def _write_ready_file(path: Path, gateway_url: str, env: StackEnv, data_dir: Path) -> None:
     """Atomically write where the running stack is, for scripts and tests."""
-    document = {"gateway_url": gateway_url, "redis_url": env.redis_url, "s3_endpoint": env.s3.endpoint}
+    document = {
+        "gateway_url": gateway_url,
+        "redis_url": env.redis_url,
+        "s3_endpoint": env.s3.endpoint,
+        "auth_mode": env.auth_mode,
+        "admin_username": "admin",
+        "admin_password_file": str(data_dir / "identity" / "admin-password"),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(document))
