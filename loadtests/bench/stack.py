@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,13 @@ _STOP_TIMEOUT_S = 30.0
 # Variables that would make the stack use outside stores instead of its embedded ones.
 _STORE_VARIABLES = ("REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET")
 # Which service a child process is, by the module it runs.
-_ROLES = {"cityos_broker": "broker", "cityos_gateway": "gateway", "valkey": "valkey", "weed": "s3"}
+_ROLES = {
+    "cityos_broker": "broker",
+    "cityos_gateway": "gateway",
+    "cityos_identity": "identity",
+    "valkey": "valkey",
+    "weed": "s3",
+}
 
 
 class StackError(RuntimeError):
@@ -34,6 +41,7 @@ class RunningStack:
     redis_url: str
     s3_endpoint: str
     runner_pid: int
+    auth_mode: str = "open"
     processes: dict[str, list[int]] = field(default_factory=dict)
 
     def count(self, role: str) -> int:
@@ -65,6 +73,23 @@ def _roles(runner_pid: int) -> dict[str, list[int]]:
     return found
 
 
+def _auth_args(repo_root: Path, env: dict[str, str]) -> list[str]:
+    """`--auth open` when the devstack has that option (it defaults to OIDC, which needs tokens).
+
+    The bench sends no token yet: it measures the request path without token verification.
+    """
+    helptext = subprocess.run(  # fixed argv, no user input
+        [sys.executable, "-m", "cityos_devtools", "run", "--help"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout
+    return ["--auth", "open"] if "--auth" in helptext else []
+
+
 def _read_ready(path: Path) -> dict[str, str] | None:
     try:
         document = json.loads(path.read_text())
@@ -82,7 +107,7 @@ def running_stack(data_dir: Path, repo_root: Path) -> Iterator[RunningStack]:
     env = {k: v for k, v in os.environ.items() if k not in _STORE_VARIABLES}
     # One INFO access-log line per request is part of what the stack costs; keep the profile's default.
     argv = [sys.executable, "-m", "cityos_devtools", "run", "--data-dir", str(data_dir)]
-    argv += ["--gateway-port", "0", "--ready-file", str(ready), "--no-seed"]
+    argv += ["--gateway-port", "0", "--ready-file", str(ready), "--no-seed", *_auth_args(repo_root, env)]
     proc = spawn(argv, log, env=env, cwd=repo_root, death_signal=signal.SIGINT)
     try:
         if not wait_for(lambda: _read_ready(ready) is not None, proc, _START_TIMEOUT_S):
@@ -94,6 +119,7 @@ def running_stack(data_dir: Path, repo_root: Path) -> Iterator[RunningStack]:
             redis_url=info["redis_url"],
             s3_endpoint=info.get("s3_endpoint", ""),
             runner_pid=proc.pid,
+            auth_mode=str(info.get("auth_mode", "open")),
             processes=_roles(proc.pid),
         )
     finally:
