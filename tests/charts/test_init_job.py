@@ -80,6 +80,13 @@ def test_job_without_identity_only_ensures_the_broker_tenant(render: Any, values
         render(values)
 
 
+def test_job_runs_on_upgrade_only_when_asked(render: Any, values_of: Any) -> None:
+    values = values_of("minimal")
+    values["initJob"] = {"runOnUpgrade": True}
+    job = render(values).get("Job", "demo-cityos-init")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+
+
 def test_job_can_be_disabled(render: Any, values_of: Any) -> None:
     values = values_of("minimal")
     values["initJob"] = {"enabled": False}

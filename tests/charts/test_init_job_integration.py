@@ -1,0 +1,160 @@
+"""The init Job's script against a real identity service and a real broker (grpc.aio, port 0, real Valkey)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import grpc
+import pytest
+from cityos.broker.v1 import broker_pb2, broker_pb2_grpc
+from cityos.identity.v1 import identity_pb2 as ipb
+from cityos.identity.v1 import identity_pb2_grpc
+from cityos_broker.config import BrokerSettings
+from cityos_broker.server import build_server as build_broker
+from cityos_identity.browser import (
+    Browser,
+    admin_token,
+    authorize,
+    bearer,
+    body_json,
+    pkce_pair,
+    token_request,
+)
+from cityos_identity.config import IdentitySettings
+from cityos_identity.passwords import ScryptParams
+from cityos_identity.server import build_server as build_identity
+from cityos_runtime.telemetry import setup_telemetry
+
+pytestmark = pytest.mark.integration
+
+ISSUER = "https://cityos.pref.example.jp"
+# The platform admin `admin` is platform-wide: use the password the identity tests use on a shared Valkey.
+BOOTSTRAP_PASSWORD = "admin-password-for-tests"
+
+
+@pytest.fixture(scope="module")
+def init_script(chart_dir: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "cityos_init_tenant_it", chart_dir / "files" / "init_tenant.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@asynccontextmanager
+async def _services(redis_url: str, default_tenant: str) -> AsyncIterator[tuple[str, str]]:
+    """A broker and an identity service on free ports; yields their addresses."""
+    broker = build_broker(
+        BrokerSettings.from_env(
+            environ={
+                "REDIS_URL": redis_url,
+                "BROKER_GRPC_HOST": "127.0.0.1",
+                "BROKER_GRPC_PORT": "0",
+                "BROKER_AUTO_CREATE_TENANTS": "false",
+                "BROKER_NOTIFIER": "false",
+                "BROKER_HISTORY_ENABLED": "false",
+            }
+        ),
+        setup_telemetry("broker-test"),
+    )
+    identity = build_identity(
+        IdentitySettings.from_env(
+            environ={
+                "REDIS_URL": redis_url,
+                "IDENTITY_GRPC_HOST": "127.0.0.1",
+                "IDENTITY_GRPC_PORT": "0",
+                "IDENTITY_ISSUER": ISSUER,
+                "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+                "CITYOS_DEFAULT_TENANT": default_tenant,
+            }
+        ),
+        setup_telemetry("identity-test"),
+        scrypt=ScryptParams(n=2**10, r=8, p=1),
+    )
+    broker_port = await broker.start()
+    try:
+        identity_port = await identity.start()
+        try:
+            yield f"127.0.0.1:{broker_port}", f"127.0.0.1:{identity_port}"
+        finally:
+            await identity.stop(grace=1.0)
+    finally:
+        await broker.stop(grace=1.0)
+
+
+async def test_job_creates_tenant_and_admin_then_reruns_harmlessly(
+    init_script: ModuleType, redis_url: str, unique_tenant: str
+) -> None:
+    prefecture = f"{unique_tenant}-pref"[:60]
+    username = f"{prefecture}-admin"[:60]
+    async with _services(redis_url, unique_tenant) as (broker_address, identity_address):
+        settings = init_script.InitSettings.from_env(
+            {
+                "CITYOS_INIT_BROKER_ADDRESS": broker_address,
+                "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
+                "CITYOS_INIT_TENANT": prefecture,
+                "CITYOS_INIT_WAIT_SECONDS": "30",
+                "IDENTITY_ISSUER": ISSUER,
+                "CITYOS_DEFAULT_TENANT": unique_tenant,
+                "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+                "CITYOS_INIT_ADMIN_USERNAME": username,
+                "CITYOS_INIT_ADMIN_EMAIL": "admin@pref.example.jp",
+                "CITYOS_INIT_ADMIN_PASSWORD": "prefecture-admin-password",
+            }
+        )
+        first = await init_script._main(settings)
+        assert first == [
+            f"broker tenant {prefecture!r} present",
+            f"identity tenant {prefecture!r} created",
+            f"administrator {username!r} of {prefecture!r} created",
+        ]
+        second = await init_script._main(settings)
+        assert second[1:] == [
+            f"identity tenant {prefecture!r} existed already",
+            f"administrator {username!r} of {prefecture!r} existed already (left unchanged)",
+        ]
+        async with grpc.aio.insecure_channel(broker_address) as channel:
+            broker: Any = broker_pb2_grpc.BrokerStub(channel)
+            found = await broker.GetTenant(broker_pb2.TenantRequest(tenant=prefecture))
+            assert found.exists
+        async with grpc.aio.insecure_channel(identity_address) as channel:
+            identity: Any = identity_pb2_grpc.IdentityStub(channel)
+            token = await admin_token(identity, unique_tenant, ISSUER, BOOTSTRAP_PASSWORD)
+            tenant = await identity.GetTenant(ipb.GetTenantRequest(name=prefecture), metadata=bearer(token))
+            assert (tenant.state, tenant.parent) == ("active", "")
+            users = await identity.ListUsers(ipb.ListUsersRequest(tenant=prefecture), metadata=bearer(token))
+            (admin,) = [u for u in users.users if u.username == username]
+            assert [(m.tenant, list(m.roles)) for m in admin.memberships] == [(prefecture, ["tenant-admin"])]
+            assert admin.email == "admin@pref.example.jp"
+            # The new administrator can sign in with the password from the Job's Secret.
+            assert await admin_token_of(identity, unique_tenant, username, "prefecture-admin-password")
+
+
+async def admin_token_of(stub: Any, tenant: str, username: str, password: str) -> str:
+    """Sign in as any user through the bootstrap console client; returns the access token."""
+    browser = Browser(stub)
+    verifier, challenge = pkce_pair()
+    redirect = f"{ISSUER}/console/callback"
+    client = f"{tenant}.console"
+    query = await authorize(
+        browser, ISSUER, client, redirect, username, password, scope="openid", challenge=challenge
+    )
+    form = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "redirect_uri": redirect,
+        "client_id": client,
+        "code_verifier": verifier,
+    }
+    response = await token_request(browser, ISSUER, form)
+    assert response.status == 200, response.body
+    return str(body_json(response)["access_token"])
