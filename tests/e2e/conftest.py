@@ -1,19 +1,33 @@
-"""End-to-end fixtures: the whole stack started as a user starts it, and an HTTP client for its API.
+"""End-to-end fixtures: the whole stack started as a user starts it, and HTTP clients for its API.
 
-`stack` runs `python -m cityos_devtools run --gateway-port 0` with embedded Valkey and S3 in a temporary
-data folder (once per session); Ctrl-C (SIGINT) at the end must stop it cleanly with exit code 0.
+`stack` runs `python -m cityos_devtools run --gateway-port 0 --auth oidc` with embedded Valkey and S3 in a
+temporary data folder (once per session); Ctrl-C (SIGINT) at the end must stop it cleanly with exit code 0.
+
+The gateway enforces tokens. The NGSI-LD tests use a fresh tenant per test, which no ordinary client's
+token could name in advance, so they act as a platform admin (whose token may use every tenant, as the
+operator's tooling does): `client` talks to a small local proxy that adds the admin's bearer token
+(kept fresh with the refresh grant) to every request and forwards it unchanged to the gateway. Test modules
+derive their own clients from `client.base_url`, so they all go through it. Tests of authentication itself
+(`test_auth*.py`, `test_tenant_isolation.py`) talk to `stack.gateway_url` directly with their own tokens.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from cityos_devtools.access_seed import admin_login
 from cityos_devtools.launcher import LaunchedStack, StackStartError
+from cityos_devtools.oauth import TokenSource
 
 _HERE = Path(__file__).parent
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "host", "authorization"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,7 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedStack]:
     """The running City OS (attributes: gateway_url, data_dir, ready, output())."""
-    launched = LaunchedStack(tmp_path_factory.mktemp("cityos-e2e"))
+    launched = LaunchedStack(tmp_path_factory.mktemp("cityos-e2e"), auth="oidc")
     try:
         launched.start()
     except StackStartError as exc:
@@ -37,7 +51,74 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedStack]:
 
 
 @pytest.fixture(scope="session")
-def client(stack: LaunchedStack) -> Iterator[httpx.Client]:
-    """An HTTP client for the NGSI-LD API (base URL <gateway>/ngsi-ld/v1)."""
-    with httpx.Client(base_url=stack.gateway_url + "/ngsi-ld/v1", timeout=10.0) as http:
+def admin_tokens(stack: LaunchedStack) -> Iterator[TokenSource]:
+    """The bootstrap platform admin's tokens (code flow + PKCE; refreshed before they expire)."""
+    password = Path(stack.ready["admin_password_file"]).read_text().strip()
+    tokens = admin_login(stack.gateway_url, "default", password)
+    yield tokens
+    tokens.close()
+
+
+class _AuthProxy(ThreadingHTTPServer):
+    """Forwards every request to the gateway with the platform admin's bearer token added."""
+
+    daemon_threads = True
+
+    def __init__(self, gateway_url: str, tokens: TokenSource) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.gateway_url = gateway_url
+        self.tokens = tokens
+        self.lock = threading.Lock()
+        self.http = httpx.Client(timeout=30.0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _AuthProxy
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with self.server.lock:
+            token = self.server.tokens.token()
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+        headers.append(("Authorization", f"Bearer {token}"))
+        reply = self.server.http.request(
+            self.command, self.server.gateway_url + self.path, headers=headers, content=body
+        )
+        self.send_response_only(reply.status_code)
+        for name, value in reply.headers.multi_items():
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.content)))
+        self.end_headers()
+        self.wfile.write(reply.content)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _forward
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        """Quiet: the gateway writes the access log."""
+
+
+@pytest.fixture(scope="session")
+def admin_url(stack: LaunchedStack, admin_tokens: TokenSource) -> Iterator[str]:
+    """The base URL of a proxy that acts on the gateway as the platform admin."""
+    proxy = _AuthProxy(stack.gateway_url, admin_tokens)
+    thread = threading.Thread(target=proxy.serve_forever, name="e2e-auth-proxy", daemon=True)
+    thread.start()
+    yield proxy.url
+    proxy.shutdown()
+    proxy.server_close()
+    proxy.http.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def client(admin_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client for the NGSI-LD API (base URL <gateway>/ngsi-ld/v1) acting as the platform admin."""
+    with httpx.Client(base_url=admin_url + "/ngsi-ld/v1", timeout=10.0) as http:
         yield http
