@@ -154,6 +154,29 @@ def test_identity_secret_is_required_never_generated(
     assert render(values).find("Secret", "demo-cityos-identity") is None
 
 
+def test_env_overrides_cannot_duplicate_chart_settings(render: Any, values_of: Any) -> None:
+    values = values_of("minimal")
+    values["services"] = {
+        "identity": {"secretEnv": {"IDENTITY_KEY_ENCRYPTION_SECRET": {"secretName": "x", "key": "k"}}}
+    }
+    with pytest.raises(
+        helm.HelmError, match=r"secretEnv\.IDENTITY_KEY_ENCRYPTION_SECRET is set by the chart"
+    ):
+        render(values)
+    values["services"] = {"broker": {"extraEnv": {"BROKER_MAX_LIMIT": "5"}}}
+    with pytest.raises(helm.HelmError, match=r"extraEnv\.BROKER_MAX_LIMIT is set by the chart"):
+        render(values)
+    values["services"] = {"broker": {"extraEnv": {"LOG_LEVEL": "DEBUG"}}}  # a shared setting, per service
+    result = render(values)
+    assert result.get("ConfigMap", "demo-cityos-broker")["data"]["LOG_LEVEL"] == "DEBUG"
+    container = result.get("Deployment", "demo-cityos-broker")["spec"]["template"]["spec"]["containers"][0]
+    assert [ref["configMapRef"]["name"] for ref in container["envFrom"]][-1] == "demo-cityos-broker"
+    before = render(values_of("minimal")).get("Deployment", "demo-cityos-broker")["spec"]["template"]
+    after = result.get("Deployment", "demo-cityos-broker")["spec"]["template"]
+    key = "checksum/config"
+    assert before["metadata"]["annotations"][key] != after["metadata"]["annotations"][key], "extraEnv rolls pods"
+
+
 def test_oidc_needs_identity(render: Any, values_of: Any) -> None:
     values = values_of("minimal")
     values["services"] = {"identity": {"enabled": False}}

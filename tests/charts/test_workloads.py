@@ -107,15 +107,20 @@ def test_pods_are_hardened(rendered: dict[str, Any]) -> None:
                 assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}, where
 
 
-@pytest.mark.parametrize(("name", "probe_kind"), [("broker", "grpc"), ("gateway", "httpGet")])
-def test_probes_preStop_and_spread(rendered: dict[str, Any], name: str, probe_kind: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "probe_kind", "port"),
+    [("broker", "grpc", 50051), ("identity", "grpc", 50052), ("gateway", "httpGet", 8080)],
+)
+def test_probes_preStop_and_spread(rendered: dict[str, Any], name: str, probe_kind: str, port: int) -> None:
     deployment = rendered["minimal"].get("Deployment", f"demo-cityos-{name}")
     pod = deployment["spec"]["template"]["spec"]
     container = _container(deployment)
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert probe_kind in container[probe], probe
+    assert [p["containerPort"] for p in container["ports"]] == [port]
     if probe_kind == "grpc":
-        assert container["readinessProbe"]["grpc"] == {"port": 50051}
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"] == {"port": port}, probe
     else:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

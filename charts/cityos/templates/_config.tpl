@@ -98,7 +98,18 @@ IDENTITY_SESSION_TTL: {{ $i.sessionTtl | int64 | quote }}
 {{ upper $callee }}_ADDRESS: {{ include "cityos.address" (dict "root" $root "name" $callee) | quote }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* A service's own ConfigMap data: its settings plus extraEnv, which may override shared settings (the
+service ConfigMap comes last in envFrom) but not the service's own, which would duplicate a key. */}}
+{{- define "cityos.serviceConfigData" -}}
+{{- $base := include "cityos.serviceEnv" . -}}
+{{- $own := fromYaml $base -}}
+{{ $base }}
 {{- range $k, $v := .svc.extraEnv }}
+{{- if hasKey $own $k }}
+{{- fail (printf "services.%s.extraEnv.%s is set by the chart itself: use its value under config (see the README)" $.name $k) }}
+{{- end }}
 {{ $k }}: {{ $v | quote }}
 {{- end }}
 {{- end -}}

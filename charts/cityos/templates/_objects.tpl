@@ -34,7 +34,7 @@ spec:
         {{- include "cityos.labels" . | nindent 8 }}
       annotations:
         {{- /* Roll the pods when their settings change. */}}
-        checksum/config: {{ printf "%s%s" (include "cityos.commonEnv" $root) (include "cityos.serviceEnv" .) | sha256sum }}
+        checksum/config: {{ printf "%s%s" (include "cityos.commonEnv" $root) (include "cityos.serviceConfigData" .) | sha256sum }}
         {{- $i := $root.Values.config.identity }}
         checksum/secrets: {{ list $root.Values.redis.password $root.Values.redis.existingSecret $root.Values.s3.secretKey $root.Values.s3.existingSecret $i.existingSecret $i.keyEncryptionSecret $i.bootstrapAdminPassword | toJson | sha256sum }}
         {{- with $svc.podAnnotations }}
@@ -129,7 +129,11 @@ spec:
                   name: {{ include "cityos.identitySecretName" $root }}
                   key: {{ $i.existingSecretBootstrapAdminPasswordKey }}
             {{- end }}
+            {{- $chartSecrets := list "REDIS_PASSWORD" "REDIS_URL" "S3_ACCESS_KEY" "S3_SECRET_KEY" "IDENTITY_KEY_ENCRYPTION_SECRET" "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD" }}
             {{- range $envName, $ref := $svc.secretEnv }}
+            {{- if has $envName $chartSecrets }}
+            {{- fail (printf "services.%s.secretEnv.%s is set by the chart itself: use the existingSecret values of redis, s3 or config.identity" $.name $envName) }}
+            {{- end }}
             - name: {{ $envName }}
               valueFrom:
                 secretKeyRef:
