@@ -14,7 +14,9 @@ derive their own clients from `client.base_url`, so they all go through it. Test
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import httpx
 import pytest
 from cityos_devtools.access_seed import admin_login
 from cityos_devtools.launcher import LaunchedStack, StackStartError
-from cityos_devtools.oauth import TokenSource
+from cityos_devtools.oauth import TokenSource, client_credentials_token
 
 _HERE = Path(__file__).parent
 _HOP_BY_HOP = frozenset(
@@ -122,3 +124,63 @@ def client(admin_url: str) -> Iterator[httpx.Client]:
     """An HTTP client for the NGSI-LD API (base URL <gateway>/ngsi-ld/v1) acting as the platform admin."""
     with httpx.Client(base_url=admin_url + "/ngsi-ld/v1", timeout=10.0) as http:
         yield http
+
+
+class _Bearer(httpx.Auth):
+    """Adds the current access token of a TokenSource to every request."""
+
+    def __init__(self, tokens: TokenSource) -> None:
+        self._tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self._tokens.token()}"
+        yield request
+
+
+@pytest.fixture(scope="session")
+def admin_api(stack: LaunchedStack, admin_tokens: TokenSource) -> Iterator[httpx.Client]:
+    """The management API (`<gateway>/admin/v1`) as the platform admin."""
+    with httpx.Client(
+        base_url=stack.gateway_url + "/admin/v1", auth=_Bearer(admin_tokens), timeout=15.0
+    ) as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class Town:
+    """A municipality onboarded for one test: its tenant and a confidential backend client of it."""
+
+    tenant: str
+    client_id: str
+    secret: str
+    token: str
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        """Bearer + NGSILD-Tenant headers (its own token unless another is given)."""
+        return {"Authorization": f"Bearer {token or self.token}", "NGSILD-Tenant": self.tenant}
+
+
+@pytest.fixture
+def onboard(stack: LaunchedStack, admin_api: httpx.Client) -> Callable[..., Town]:
+    """Create a fresh tenant and a client_credentials client in it (as the prefecture's tooling would)."""
+
+    def create(prefix: str = "town", scopes: str = "entities:read entities:write subscriptions") -> Town:
+        tenant = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        created = admin_api.post("/tenants", json={"name": tenant, "displayName": tenant})
+        assert created.status_code == 201, created.text
+        client = admin_api.post(
+            f"/tenants/{tenant}/clients",
+            json={
+                "name": "backend",
+                "confidential": True,
+                "grantTypes": ["client_credentials"],
+                "scopes": scopes.split(),
+                "roles": ["developer"],
+            },
+        )
+        assert client.status_code == 201, client.text
+        client_id, secret = client.json()["client"]["clientId"], client.json()["clientSecret"]
+        token = client_credentials_token(stack.gateway_url, client_id, secret)
+        return Town(tenant, client_id, secret, token)
+
+    return create

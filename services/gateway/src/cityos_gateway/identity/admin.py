@@ -199,6 +199,12 @@ class AdminRoutes:
             message = ipb.CreateTenantRequest(tenant=_body(request, ipb.Tenant()))
         reply = await self._call("CreateTenant", message, request)
         self._changed(reply.name)
+        # The broker knows the tenant at once, so reads answer [] rather than NonexistentTenant.
+        await self._broker.EnsureTenant(
+            bpb.TenantRequest(tenant=reply.name),
+            metadata=self._broker_md(reply.name, request),
+            timeout=self._timeout,
+        )
         return _reply(reply, 201, f"{ADMIN_BASE}/tenants/{quote(reply.name, safe='')}")
 
     async def delete_tenant(self, request: Request) -> Response:
@@ -212,9 +218,7 @@ class AdminRoutes:
         self._changed(name)
         try:
             await self._broker.PurgeTenant(
-                bpb.TenantRequest(tenant=name),
-                metadata=((TENANT, name), (REQUEST_ID, request.request_id)),
-                timeout=self._timeout,
+                bpb.TenantRequest(tenant=name), metadata=self._broker_md(name, request), timeout=self._timeout
             )
         except grpc.aio.AioRpcError as error:
             raise ProblemError(
@@ -224,6 +228,10 @@ class AdminRoutes:
                 status=503,
             ) from error
         return _reply(tenant)
+
+    @staticmethod
+    def _broker_md(tenant: str, request: Request) -> tuple[tuple[str, str], ...]:
+        return ((TENANT, tenant), (REQUEST_ID, request.request_id))
 
     async def _already_deleted(self, name: str, request: Request, error: grpc.aio.AioRpcError) -> Any:
         """On a retried DELETE (the identity part done, the purge failed) go on with the purge."""
