@@ -23,21 +23,41 @@ from loadtests.scenarios.common import seed  # noqa: E402
 from loadtests.scenarios.map_app import MapAppUser  # noqa: E402
 from loadtests.scenarios.ploughs import SnowPloughUser  # noqa: E402
 from loadtests.scenarios.sensors import GaugeSensorUser  # noqa: E402
-from loadtests.scenarios.subscriptions import SubscriptionFanoutUser, announce_pending  # noqa: E402
+from loadtests.scenarios.subscriptions import (  # noqa: E402
+    FanoutReceiver,
+    FanoutUpdateUser,
+    start_fanout,
+    stop_fanout,
+)
 
-__all__ = ["GaugeSensorUser", "MapAppUser", "SnowPloughUser", "SubscriptionFanoutUser"]
-
-
-def _seed_data(environment: Environment, **_: object) -> None:
-    """Seed the gauges once per run (on the master or the single local runner), loopback hosts only."""
-    from locust.runners import WorkerRunner
-
-    if isinstance(environment.runner, WorkerRunner):
-        return
-    if not environment.host:
-        raise SystemExit("pass --host http://127.0.0.1:<gateway port>")
-    seed(environment.host)
-    announce_pending()
+__all__ = ["FanoutUpdateUser", "GaugeSensorUser", "MapAppUser", "SnowPloughUser"]
 
 
-events.test_start.add_listener(_seed_data)  # type: ignore[no-untyped-call]
+class _Setup:
+    """What test start created and test stop removes (kept on the listener object, not in a global)."""
+
+    def __init__(self) -> None:
+        self.fanout: FanoutReceiver | None = None
+
+    def start(self, environment: Environment, **_: object) -> None:
+        """Seed the gauges and start the fan-out receiver, once per run (master or local runner)."""
+        from locust.runners import WorkerRunner
+
+        if isinstance(environment.runner, WorkerRunner):
+            return
+        if not environment.host:
+            raise SystemExit("pass --host http://127.0.0.1:<gateway port>")
+        seed(environment.host)
+        if FanoutUpdateUser in environment.user_classes:
+            self.fanout = start_fanout(environment, environment.host)
+
+    def stop(self, environment: Environment, **_: object) -> None:
+        """Delete the fan-out subscriptions."""
+        if self.fanout is not None and environment.host:
+            stop_fanout(self.fanout, environment.host)
+            self.fanout = None
+
+
+_setup = _Setup()
+events.test_start.add_listener(_setup.start)  # type: ignore[no-untyped-call]
+events.test_stop.add_listener(_setup.stop)  # type: ignore[no-untyped-call]

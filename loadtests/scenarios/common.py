@@ -64,22 +64,26 @@ def gauge_id(index: int) -> str:
 
 def seed(host: str) -> None:
     """Create the gauges the scenarios read and write, by batch upserts (loopback targets only)."""
-    loopback_target(host)
     data = gauges()
     for start in range(0, len(data), _SEED_BATCH):
         batch = [data.entity(i) for i in range(start, min(len(data), start + _SEED_BATCH))]
-        _post(host, "/entityOperations/upsert", batch)
+        request_json(host, "POST", "/entityOperations/upsert", batch)
 
 
-def _post(host: str, path: str, body: Any) -> None:
-    headers = {**auth_headers(), "Content-Type": "application/json"}
-    # seed() checked that the host is a loopback http:// URL before any request is built.
+def request_json(host: str, method: str, path: str, body: Any = None) -> str:
+    """A set-up request outside the measured users (loopback only); returns the Location header, if any."""
+    loopback_target(host)
+    headers = auth_headers()
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    # The host was checked to be a loopback http:// URL above.
     request = urllib.request.Request(
-        f"{host.rstrip('/')}{API}{path}", data=json.dumps(body).encode(), headers=headers, method="POST"
+        f"{host.rstrip('/')}{API}{path}", data=data, headers=headers, method=method
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            if response.status not in (200, 201, 204):
-                raise RuntimeError(f"seeding {path} answered {response.status}")
+            return str(response.headers.get("Location") or "")
     except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"seeding {path} answered {exc.code}: {exc.read()[:300]!r}") from exc
+        raise RuntimeError(f"{method} {path} answered {exc.code}: {exc.read()[:300]!r}") from exc
