@@ -1,10 +1,10 @@
-"""Subscription fan-out: updates that ≤ 10 subscribers are notified of, with the delivery delay in the report.
+"""Subscription fan-out: updates that <= 10 subscribers are notified of, with the delivery delay reported.
 
 At test start a small HTTP receiver starts on a loopback port inside the locust process, and
 LOADTEST_SUBSCRIBERS (10) subscriptions point at it. `FanoutUpdateUser`s PATCH `sentAt` (wall-clock
-seconds) on probe entities; every notification the receiver gets is reported to locust as a `NOTIFY` request whose response time is the
-delay from the update being sent to the notification arriving. Run it on a local runner (no --processes): the
-receiver lives in the process that started the test.
+seconds) on probe entities; every notification the receiver gets is reported to locust as a `NOTIFY`
+request whose response time is the delay from the update being sent to the notification arriving. Run it
+on a local runner (no --processes): the receiver lives in the process that started the test.
 """
 
 from __future__ import annotations
