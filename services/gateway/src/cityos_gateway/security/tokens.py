@@ -152,7 +152,7 @@ def _claim_error(error: JoseError) -> str:
     name = type(error).__name__
     if name == "ExpiredTokenError":
         return "the access token has expired"
-    if name == "InvalidTokenError":
+    if "not yet valid" in (error.description or ""):
         return "the access token is not valid yet"
     return f"the access token is not valid here ({error.description or name})"
 
