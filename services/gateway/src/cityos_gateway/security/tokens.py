@@ -24,6 +24,7 @@ _ASYMMETRIC = frozenset(
 )
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 PLATFORM_ADMIN = "platform-admin"
+_MAX_VERIFIED = 10_000
 
 JwksFetch = Callable[[], Awaitable[bytes]]
 
@@ -108,9 +109,24 @@ class AccessTokenVerifier:
         self._audience = audience
         self._leeway = leeway
         self._now = now
+        # Verified tokens by value: a client repeats its token on every call, so the signature check
+        # (the costly part) runs once per token, not per request. Entries still expire with the token.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The verified claims, or a 401 AuthProblem that says what is wrong (never the token itself)."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached["exp"] + self._leeway >= self._now():
+                return cached
+            del self._verified[token]
+        claims = await self._verify(token)
+        if len(self._verified) >= _MAX_VERIFIED:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         if token.count(".") != 2:
             raise unauthorized("the access token is not a signed JWT")
         header = _header(token)

@@ -146,3 +146,16 @@ async def test_unknown_kid_refetches_the_jwks_once(identity: Any, mint: Any, new
     clock[0] += 11
     await _rejected(verifier, mint(header={"kid": "nope-x"}))
     assert identity.jwks_calls == 3
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(
+    verifier: AccessTokenVerifier, mint: Any
+) -> None:
+    now = [time.time()]
+    verifier._now = lambda: now[0]  # a fixed clock for this test
+    token = mint(exp=int(now[0]) + 60)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first, "the second check skips the signature"
+    now[0] += 120
+    problem = await _rejected(verifier, token)
+    assert "expired" in problem.detail
