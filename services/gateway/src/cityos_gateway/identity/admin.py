@@ -102,6 +102,9 @@ class AdminRoutes:
                 "GET": r("GetUser", lambda q: ipb.GetUserRequest(id=q.path_params[0])),
                 "DELETE": r("DeleteUser", lambda q: ipb.DeleteUserRequest(id=q.path_params[0])),
             },
+            "/users/{id}/roles/{tenant}": {"PUT": r("SetUserRoles", _user_roles)},
+            "/users/{id}/password": {"PUT": r("SetUserPassword", _user_password)},
+            "/users/{id}/disabled": {"PUT": r("SetUserDisabled", _user_disabled)},
             "/tenants/{name}/clients": {
                 "GET": r("ListClients", lambda q: ipb.ListClientsRequest(tenant=q.path_params[0])),
                 "POST": r("CreateClient", _create_client, status=201),
@@ -268,6 +271,24 @@ def _int(request: Request, name: str) -> int:
         return int(request.query.get(name, "0"))
     except ValueError as error:
         raise ProblemError("BadRequestData", f"{name} must be an integer") from error
+
+
+def _user_roles(request: Request) -> Message:
+    message = _body(request, ipb.SetUserRolesRequest())
+    message.id, message.tenant = request.path_params
+    return message
+
+
+def _user_password(request: Request) -> Message:
+    message = _body(request, ipb.SetUserPasswordRequest())
+    message.id = request.path_params[0]
+    return message
+
+
+def _user_disabled(request: Request) -> Message:
+    message = _body(request, ipb.SetUserDisabledRequest())
+    message.id = request.path_params[0]
+    return message
 
 
 def _create_client(request: Request) -> Message:

@@ -140,3 +140,19 @@ async def test_deleting_a_tenant_purges_the_broker_and_can_be_retried(
     assert retried.status_code == 200, retried.text
     assert orjson.loads(retried.content)["state"] == "deleted"
     assert broker.last.rpc == "PurgeTenant" and broker.last.request.tenant == "otaru"
+
+
+async def test_user_routes_take_ids_from_the_path(oidc: httpx.AsyncClient, identity: Any, mint: Any) -> None:
+    recorder = Recorder(identity)
+    recorder.install("SetUserRoles", "SetUserDisabled")
+    recorder.replies["SetUserRoles"] = recorder.replies["SetUserDisabled"] = ipb.User(id="u-1")
+    bearer = {"Authorization": f"Bearer {mint(scope='admin')}"}
+    roles = await oidc.put("/admin/v1/users/u-1/roles/otaru", json={"roles": ["developer"]}, headers=bearer)
+    disabled = await oidc.put("/admin/v1/users/u-1/disabled", json={"disabled": True}, headers=bearer)
+    assert roles.status_code == disabled.status_code == 200
+    assert (recorder.calls[0][1].id, recorder.calls[0][1].tenant, list(recorder.calls[0][1].roles)) == (
+        "u-1",
+        "otaru",
+        ["developer"],
+    )
+    assert recorder.calls[1][1].disabled is True
