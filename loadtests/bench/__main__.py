@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--subscribers", type=int, default=10, help="subscriptions for the notification figure (10)"
     )
+    p.add_argument(
+        "--auth",
+        choices=("oidc", "open"),
+        default="oidc",
+        help="gateway auth: oidc (tokens verified, as section 6 assumes; default) or open (no checks)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny and fast: 200 entities, 1 s per figure")
     p.add_argument("--profile", action="store_true", help="py-spy the broker and gateway during each figure")
     p.add_argument("--profile-native", action="store_true", help="with --profile: include C frames")
@@ -64,6 +70,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
         load_budget_s=args.load_budget,
         profile_dir=args.out / "profiles" if args.profile else None,
         profile_native=args.profile_native,
+        auth=args.auth,
         work_dir=work_dir,
     )
 

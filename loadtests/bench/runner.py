@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -14,6 +15,7 @@ from typing import Any
 
 from loadtests.bench import figures as F
 from loadtests.bench import temporal
+from loadtests.bench.auth import BenchClient, bench_client
 from loadtests.bench.baseline import BaselineServers, baseline_pipeline
 from loadtests.bench.cpu import cpu_meter
 from loadtests.bench.loadgen import run_load
@@ -39,6 +41,7 @@ class BenchOptions:
     load_budget_s: float
     profile_dir: Path | None
     profile_native: bool
+    auth: str
     work_dir: Path
 
 
@@ -76,6 +79,19 @@ class _Session:
         self.gauges = Gauges.generate(max(options.sizes))
         self.measurer = F.Measurer(options.duration_s, options.rounds, options.warmup_s)
         self.loaded = 0
+        self.client: BenchClient | None = None
+
+    async def authenticate(self) -> None:
+        """With auth on, create the bench tenant's client (as the bootstrap admin)."""
+        if self.stack.auth_mode != "open":
+            self.client = await asyncio.to_thread(
+                bench_client, self.stack.gateway_url, self.stack.admin_password_file, self.tenant
+            )
+
+    async def requests(self, gauges: Gauges) -> Requests:
+        """Request builders carrying a fresh token when auth is on (one per step: tokens expire)."""
+        token = await asyncio.to_thread(self.client.token) if self.client is not None else None
+        return Requests(self.stack.gateway_url, self.tenant, gauges, token=token)
 
     @contextlib.contextmanager
     def _profiled(self, figure: str) -> Iterator[None]:
@@ -104,7 +120,7 @@ class _Session:
         """Create gauges `loaded`..`size` by batch upserts; the batch-load figure, or None on failure."""
         opts = self.options
         start, batch = self.loaded, opts.batch_size
-        requests = Requests(self.stack.gateway_url, self.tenant, self.gauges)
+        requests = await self.requests(self.gauges)
         total = math.ceil((size - start) / batch)
 
         def build(number: int) -> bytes:
@@ -139,7 +155,7 @@ class _Session:
         """Every figure over the first `size` gauges."""
         opts = self.options
         gauges = Gauges(self.gauges.levels[:size], self.gauges.positions[:size])
-        req = Requests(self.stack.gateway_url, self.tenant, gauges)
+        req = await self.requests(gauges)
         url, conns = self.stack.gateway_url, opts.connections
         m = self.measurer
         upsert, baseline = await self._measured(
@@ -210,20 +226,26 @@ async def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> B
     """Start everything, measure every size in turn (stopping at the first that cannot be loaded)."""
     run = BenchRun()
     repo = _repo_root()
-    with running_stack(options.work_dir / "stack", repo) as stack:
+    with running_stack(options.work_dir / "stack", repo, options.auth) as stack:
         run.processes = {role: len(pids) for role, pids in sorted(stack.processes.items())}
         counts = ", ".join(f"{n} {role}" for role, n in run.processes.items())
         run.notes.append(
             f"stack processes: {counts}; load generator: 1 process ({os.cpu_count()} CPUs shared by all)"
         )
         run.notes.append(f"two broker processes: {TWO_BROKERS_UNSUPPORTED}")
-        run.notes.append(
-            f"gateway auth mode: {stack.auth_mode}; the section 6 targets assume auth on, and the bench "
-            "sends no bearer token yet, so token verification is not part of these figures"
-        )
+        if stack.auth_mode == "open":
+            run.notes.append(
+                "gateway auth mode: open (no token checks); section 6 assumes auth on (--auth oidc)"
+            )
+        else:
+            run.notes.append(
+                f"gateway auth mode: {stack.auth_mode}; every request carries a bearer token of a "
+                "client_credentials client of the bench tenant, verified by the gateway"
+            )
         progress(f"stack ready at {stack.gateway_url}; starting the bare pipeline")
         with baseline_pipeline(stack.redis_url, options.work_dir / "baseline", repo) as baseline:
             session = _Session(options, stack, baseline, run)
+            await session.authenticate()
             for size in options.sizes:
                 progress(f"loading {size:,} entities (tenant {session.tenant})")
                 load_figure = await session.load(size)

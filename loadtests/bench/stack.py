@@ -42,6 +42,7 @@ class RunningStack:
     s3_endpoint: str
     runner_pid: int
     auth_mode: str = "open"
+    admin_password_file: str = ""
     processes: dict[str, list[int]] = field(default_factory=dict)
 
     def count(self, role: str) -> int:
@@ -73,11 +74,8 @@ def _roles(runner_pid: int) -> dict[str, list[int]]:
     return found
 
 
-def _auth_args(repo_root: Path, env: dict[str, str]) -> list[str]:
-    """`--auth open` when the devstack has that option (it defaults to OIDC, which needs tokens).
-
-    The bench sends no token yet: it measures the request path without token verification.
-    """
+def _auth_args(repo_root: Path, env: dict[str, str], auth: str) -> list[str]:
+    """`--auth <mode>` when the devstack has that option (older ones had no auth and ran open)."""
     helptext = subprocess.run(  # fixed argv, no user input
         [sys.executable, "-m", "cityos_devtools", "run", "--help"],
         cwd=repo_root,
@@ -87,7 +85,7 @@ def _auth_args(repo_root: Path, env: dict[str, str]) -> list[str]:
         timeout=60,
         check=False,
     ).stdout
-    return ["--auth", "open"] if "--auth" in helptext else []
+    return ["--auth", auth] if "--auth" in helptext else []
 
 
 def _read_ready(path: Path) -> dict[str, str] | None:
@@ -99,15 +97,25 @@ def _read_ready(path: Path) -> dict[str, str] | None:
 
 
 @contextlib.contextmanager
-def running_stack(data_dir: Path, repo_root: Path) -> Iterator[RunningStack]:
-    """Run the stack with embedded stores and no demo data in `data_dir`; stop it with SIGINT on exit."""
+def running_stack(data_dir: Path, repo_root: Path, auth: str = "open") -> Iterator[RunningStack]:
+    """Run the stack with embedded stores and no demo data in `data_dir`; stop it with SIGINT on exit.
+
+    `auth` is the gateway's mode: "oidc" (tokens required) or "open" (development: no checks).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     ready = data_dir / "ready.json"
     log = data_dir / "stack.log"
     env = {k: v for k, v in os.environ.items() if k not in _STORE_VARIABLES}
     # One INFO access-log line per request is part of what the stack costs; keep the profile's default.
     argv = [sys.executable, "-m", "cityos_devtools", "run", "--data-dir", str(data_dir)]
-    argv += ["--gateway-port", "0", "--ready-file", str(ready), "--no-seed", *_auth_args(repo_root, env)]
+    argv += [
+        "--gateway-port",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--no-seed",
+        *_auth_args(repo_root, env, auth),
+    ]
     proc = spawn(argv, log, env=env, cwd=repo_root, death_signal=signal.SIGINT)
     try:
         if not wait_for(lambda: _read_ready(ready) is not None, proc, _START_TIMEOUT_S):
@@ -120,6 +128,7 @@ def running_stack(data_dir: Path, repo_root: Path) -> Iterator[RunningStack]:
             s3_endpoint=info.get("s3_endpoint", ""),
             runner_pid=proc.pid,
             auth_mode=str(info.get("auth_mode", "open")),
+            admin_password_file=str(info.get("admin_password_file", "")),
             processes=_roles(proc.pid),
         )
     finally:
