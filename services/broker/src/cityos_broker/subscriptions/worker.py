@@ -8,7 +8,6 @@ dead consumer left pending (XAUTOCLAIM), and timeInterval notifications (one own
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -74,6 +73,7 @@ class NotifierWorker:
         self._tenants: list[str] = []
         self._loops: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
         # timeInterval: the last period this worker competed for, per subscription (saves a SET per tick).
         self._periods: dict[str, int] = {}
 
@@ -95,19 +95,22 @@ class NotifierWorker:
 
     async def stop(self) -> None:
         """Cancel every loop and delivery; unacknowledged entries stay pending for the next claim."""
+        self._stopping = True
         tasks = [*self._loops, *self._inflight]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        while tasks:
+            # Cancel again until done: a client library may swallow one cancellation (redis-py can turn it
+            # into a connection error), and the loop guard must then see `_stopping` and return.
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=0.05)
+            tasks = [task for task in tasks if not task.done()]
         self._loops.clear()
         self._inflight.clear()
         await self._senders.aclose()
 
     async def _guarded(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a loop forever: a Redis outage or a bug is logged and the loop resumes after a pause."""
-        while True:
+        while not self._stopping:
             try:
                 await loop()
             except asyncio.CancelledError:
@@ -116,7 +119,8 @@ class NotifierWorker:
                 _log.warning("notifier %s loop: Redis unavailable (%s); retrying", name, type(error).__name__)
             except Exception:
                 _log.exception("notifier %s loop failed; restarting it", name)
-            await asyncio.sleep(1.0)
+            if not self._stopping:
+                await asyncio.sleep(1.0)
 
     # Tenants -----------------------------------------------------------------------------------------------
 
@@ -130,14 +134,14 @@ class NotifierWorker:
         self._tenants = active
 
     async def _tenant_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._settings.tenant_refresh)
             await self._refresh_tenants()
 
     # Matching ----------------------------------------------------------------------------------------------
 
     async def _match_loop(self) -> None:
-        while True:
+        while not self._stopping:
             streams = [SubscriptionKeys(t).changes for t in self._tenants]
             if not streams:
                 await asyncio.sleep(_READ_BLOCK_MS / 1000)
@@ -200,7 +204,7 @@ class NotifierWorker:
     # Delivery ----------------------------------------------------------------------------------------------
 
     async def _deliver_loop(self) -> None:
-        while True:
+        while not self._stopping:
             free = self._settings.concurrency - len(self._inflight)
             if free <= 0:
                 await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
@@ -275,7 +279,7 @@ class NotifierWorker:
 
     async def _claim_loop(self) -> None:
         idle_ms = int(self._settings.claim_idle * 1000)
-        while True:
+        while not self._stopping:
             await asyncio.sleep(max(0.05, self._settings.claim_idle / 2))
             for tenant in list(self._tenants):
                 keys = SubscriptionKeys(tenant)
@@ -286,7 +290,7 @@ class NotifierWorker:
     # timeInterval ------------------------------------------------------------------------------------------
 
     async def _periodic_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(_PERIODIC_TICK_S)
             now = time.time()
             for tenant in list(self._tenants):
