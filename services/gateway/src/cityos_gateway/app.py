@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -223,6 +224,12 @@ class GatewayApp:
         request.query = parse_query(raw_query)
         if request.route.startswith(ADMIN_BASE):
             principal = await self._auth.authenticate(request)
+            if not principal.token:
+                # Open mode checks nothing, but identity still authorises management calls by the
+                # caller's own token: pass on whatever bearer token was sent.
+                scheme, _, token = request.header("authorization").partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    principal = dataclasses.replace(principal, token=token.strip())
             request.state["principal"] = principal
             check_admin_caller(principal, request.route)
             await self._rate_limit(principal, request)

@@ -8,6 +8,7 @@ import grpc
 import httpx
 import orjson
 from cityos.identity.v1 import identity_pb2 as ipb
+from cityos_gateway.app import create_app
 
 
 class Recorder:
@@ -156,3 +157,17 @@ async def test_user_routes_take_ids_from_the_path(oidc: httpx.AsyncClient, ident
         ["developer"],
     )
     assert recorder.calls[1][1].disabled is True
+
+
+async def test_open_mode_still_forwards_the_bearer_token_to_identity(
+    settings: Any, broker: Any, identity: Any
+) -> None:
+    recorder = Recorder(identity)
+    recorder.install("ListTenants")
+    recorder.replies["ListTenants"] = ipb.ListTenantsResponse()
+    app = create_app(settings, broker, identity=identity)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+        assert (await http.get("/admin/v1/tenants")).status_code == 401
+        listed = await http.get("/admin/v1/tenants", headers={"Authorization": "Bearer tok"})
+    assert listed.status_code == 200
+    assert recorder.calls[0][2]["authorization"] == "Bearer tok"
