@@ -47,7 +47,21 @@ def _allowed(name: object, types: frozenset[str]) -> bool:
 def narrow(expression: str, types: frozenset[str]) -> str:
     """The caller's type expression AND the allowed types."""
     allowed = restriction(types)
-    return f"({expression});({allowed})" if expression.strip() else allowed
+    if not expression.strip():
+        return allowed
+    if not _balanced(expression):
+        # "A)|(B" would otherwise close our parenthesis and escape the restriction.
+        raise ProblemError("BadRequestData", "the type expression has unbalanced parentheses")
+    return f"({expression});({allowed})"
+
+
+def _balanced(expression: str) -> bool:
+    depth = 0
+    for char in expression:
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 class TypeGuard:

@@ -322,3 +322,24 @@ async def test_secrets_never_reach_the_logs(
     assert caplog.records, "the access log was written"
     for secret in (token, token.split(".")[2], "sess-secret", "topsecret", "secret2"):
         assert secret not in text
+
+
+async def test_a_type_expression_cannot_escape_the_restriction(
+    oidc: httpx.AsyncClient, identity: Any, broker: Any
+) -> None:
+    identity.policies["cityb"] = ipb.AccessPolicies(
+        tenant="cityb", tenant_state="active", public_types=["Shelter"]
+    )
+    for expression in ("Camera)|(Shelter", "(Camera", "Camera))"):
+        response = await oidc.get(
+            "/ngsi-ld/v1/entities", params={"type": expression}, headers={"NGSILD-Tenant": "cityb"}
+        )
+        assert response.status_code == 400, expression
+    body = orjson.dumps({"type": "Query", "entities": [{"type": "Camera)|(Shelter"}]})
+    response = await oidc.post(
+        "/ngsi-ld/v1/entityOperations/query",
+        content=body,
+        headers={"NGSILD-Tenant": "cityb", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert broker.calls == []
