@@ -59,13 +59,6 @@ class SubscriptionCache:
         self._tenants[tenant] = (version, ready)
         return ready
 
-    async def find(self, tenant: str, subscription_id: str) -> Ready | None:
-        """One subscription of the tenant (current), or None when it was deleted."""
-        for ready in await self.get(tenant):
-            if ready.compiled.id == subscription_id:
-                return ready
-        return None
-
     def forget(self, tenant: str) -> None:
         """Drop a tenant that no longer exists."""
         self._tenants.pop(tenant, None)

@@ -9,10 +9,11 @@ dies at any point leaves its entries pending for another worker to claim (XAUTOC
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from cityos_broker.store.keys import as_text
@@ -144,15 +145,30 @@ class NotificationQueue:
         """True when this notification id was delivered already (a claimed duplicate)."""
         return bool(await self._redis.exists(SubscriptionKeys(tenant).sent(notification_id)))
 
-    async def done(self, tenant: str, entry_id: str, notification_id: str, sent_ttl_s: float) -> None:
-        """Mark a notification delivered, acknowledge and delete its entry."""
+    async def done(
+        self,
+        tenant: str,
+        entry_id: str,
+        notification_id: str,
+        sent_ttl_s: float,
+        *,
+        also: Callable[[Pipeline], None] | None = None,
+    ) -> list[Any]:
+        """Mark a notification delivered, acknowledge and delete its entry (and run `also` in the MULTI).
+
+        Returns the replies (errors included, not raised) of the commands `also` queued.
+        """
         keys = SubscriptionKeys(tenant)
         async with self._redis.pipeline(transaction=True) as pipe:
             if notification_id:
                 pipe.set(keys.sent(notification_id), b"1", px=int(sent_ttl_s * 1000))
             pipe.xack(keys.notify, SENDER_GROUP, entry_id)
             pipe.xdel(keys.notify, entry_id)
-            await pipe.execute()
+            fixed = len(pipe.command_stack)
+            if also is not None:
+                also(pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        return list(replies[fixed:])
 
     async def dead_letter(self, tenant: str, entry_id: str, pending: Pending, reason: str, at: str) -> None:
         """Move a notification that exhausted its retries to the tenant's dead-letter stream."""

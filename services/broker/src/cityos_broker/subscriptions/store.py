@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 from cityos_runtime.problems import ProblemError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from cityos_broker.store.keys import TenantKeys, as_text
@@ -211,6 +212,11 @@ class SubscriptionStore:
                 pipe.exists(SubscriptionKeys(tenant).index)
             replies = await pipe.execute()
         return [bool(n) for n in replies]
+
+    def queue_record(self, pipe: Pipeline, tenant: str, sub_id: str, outcome: str, at: str) -> None:
+        """Queue `record` in a pipeline (the caller reruns it alone on a NOSCRIPT reply)."""
+        keys = SubscriptionKeys(tenant)
+        _STATUS.queue(pipe, [keys.doc(sub_id), keys.status(sub_id)], [outcome, at])
 
     async def record(self, tenant: str, sub_id: str, outcome: str, at: str) -> None:
         """Count one delivery outcome: "ok", "failed" (an attempt failed) or "dead" (gave up)."""

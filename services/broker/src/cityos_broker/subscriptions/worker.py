@@ -14,9 +14,10 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.store import EntityStore, utc_now
@@ -213,34 +214,41 @@ class NotifierWorker:
             if not streams:
                 await asyncio.sleep(_READ_BLOCK_MS / 1000)
                 continue
-            for entry in await self._queue.read(
+            entries = await self._queue.read(
                 streams, SENDER_GROUP, count=min(free, _BATCH), block_ms=_READ_BLOCK_MS
-            ):
-                self._spawn(entry)
+            )
+            await self._spawn(entries, claimed=False)
 
-    def _spawn(self, entry: Entry) -> None:
-        task = asyncio.create_task(self._deliver(entry), name=f"notify-{entry.entry_id}")
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+    async def _spawn(self, entries: list[Entry], *, claimed: bool) -> None:
+        """Start a delivery task per entry (the subscriptions are looked up once per tenant)."""
+        subs: dict[str, dict[str, Ready]] = {}
+        for entry in entries:
+            if entry.tenant not in subs:
+                subs[entry.tenant] = {r.compiled.id: r for r in await self._cache.get(entry.tenant)}
+            delivery = self._deliver(entry, subs[entry.tenant], claimed)
+            task = asyncio.create_task(delivery, name=f"notify-{entry.entry_id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
 
-    async def _deliver(self, entry: Entry) -> None:
+    async def _deliver(self, entry: Entry, subs: dict[str, Ready], claimed: bool) -> None:
         try:
-            await self._deliver_once(entry)
+            await self._deliver_once(entry, subs, claimed)
         except asyncio.CancelledError:
             raise
         except Exception:
             # Left pending: another claim retries it after the idle time.
             _log.exception("notification delivery failed", extra={"tenant": entry.tenant})
 
-    async def _deliver_once(self, entry: Entry) -> None:
+    async def _deliver_once(self, entry: Entry, subs: dict[str, Ready], claimed: bool) -> None:
         """Send with retries; acknowledge on success or after dead-lettering, never before."""
         tenant, settings = entry.tenant, self._settings
         pending = decode_pending(entry.fields)
         outgoing = pending.outgoing
-        if await self._queue.was_sent(tenant, outgoing.id):
+        # Only a taken-over entry can have been sent already (by a worker that died before acknowledging).
+        if claimed and await self._queue.was_sent(tenant, outgoing.id):
             await self._queue.done(tenant, entry.entry_id, "", settings.sent_ttl)
             return
-        ready = await self._cache.find(tenant, pending.subscription_id)
+        ready = subs.get(pending.subscription_id)
         if ready is None or not ready.compiled.active():
             await self._queue.done(
                 tenant, entry.entry_id, "", settings.sent_ttl
@@ -271,8 +279,16 @@ class NotifierWorker:
                 if not await self._queue.keep(tenant, entry.entry_id):
                     return  # another worker took it over meanwhile
                 continue
-            await self._queue.done(tenant, entry.entry_id, outgoing.id, settings.sent_ttl)
-            await self._subs.record(tenant, pending.subscription_id, "ok", utc_now())
+            now, sub_id = utc_now(), pending.subscription_id
+            [status] = await self._queue.done(
+                tenant,
+                entry.entry_id,
+                outgoing.id,
+                settings.sent_ttl,
+                also=partial(self._subs.queue_record, tenant=tenant, sub_id=sub_id, outcome="ok", at=now),
+            )
+            if isinstance(status, NoScriptError):  # Redis lost its script cache: count it on its own
+                await self._subs.record(tenant, sub_id, "ok", now)
             return
 
     # Take-over ---------------------------------------------------------------------------------------------
@@ -284,8 +300,8 @@ class NotifierWorker:
             for tenant in list(self._tenants):
                 keys = SubscriptionKeys(tenant)
                 await self._match(await self._queue.claim(keys.changes, CHANGES_GROUP, min_idle_ms=idle_ms))
-                for entry in await self._queue.claim(keys.notify, SENDER_GROUP, min_idle_ms=idle_ms):
-                    self._spawn(entry)
+                claimed = await self._queue.claim(keys.notify, SENDER_GROUP, min_idle_ms=idle_ms)
+                await self._spawn(claimed, claimed=True)
 
     # timeInterval ------------------------------------------------------------------------------------------
 
