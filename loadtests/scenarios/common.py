@@ -22,9 +22,9 @@ _SEED_BATCH = 500
 def auth_headers() -> dict[str, str]:
     """The headers a real client sends to authenticate and pick its tenant.
 
-    Today the local profile runs the gateway in open auth mode: a client only names its tenant. When the
-    identity issue adds OIDC, this is the one place that adds `Authorization: Bearer <token>` (the token
-    then comes from the client-credentials flow; LOADTEST_TOKEN lets a run pass one by hand meanwhile).
+    This is the one place that adds `Authorization: Bearer <token>`: LOADTEST_TOKEN, a client_credentials
+    token that `python -m loadtests.scenarios` mints for the scenarios' tenant (or one passed by hand).
+    Without it (gateway in open mode) a client only names its tenant.
     """
     headers = {"NGSILD-Tenant": TENANT, "Accept": "application/json"}
     token = os.environ.get("LOADTEST_TOKEN", "")
