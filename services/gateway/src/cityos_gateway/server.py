@@ -92,10 +92,16 @@ async def serve(settings: GatewaySettings) -> None:
     try:
         sock = bind_socket(settings.host, settings.port)
         await enforcement.start()
+        broker_ready = BrokerReadiness(channel)
+
+        async def ready() -> bool:
+            # Ready when the broker serves and, in oidc mode, the signing keys are known.
+            return await broker_ready() and await enforcement.ready()
+
         app = create_app(
             settings,
             cast("BrokerAsyncStub", BrokerStub(channel)),
-            readiness=BrokerReadiness(channel),
+            readiness=ready,
             telemetry=telemetry,
             identity=identity,
             enforcement=enforcement,

@@ -79,6 +79,12 @@ class Enforcement:
         if self.revocations is not None:
             self.revocations.start()
 
+    async def ready(self) -> bool:
+        """Whether tokens can be verified: the JWKS is loaded (retried here while it is not)."""
+        if self.jwks is None or self.jwks.kids:
+            return True
+        return await self.jwks.refresh() and bool(self.jwks.kids)
+
     async def close(self) -> None:
         """Stop the background work and close the Redis client."""
         if self.revocations is not None:

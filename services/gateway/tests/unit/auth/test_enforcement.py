@@ -12,6 +12,7 @@ import pytest
 from cityos.broker.v1 import broker_pb2 as pb
 from cityos.identity.v1 import identity_pb2 as ipb
 from cityos_gateway.config import RateLimit
+from cityos_gateway.security.oidc import build_enforcement
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
@@ -343,3 +344,11 @@ async def test_a_type_expression_cannot_escape_the_restriction(
     )
     assert response.status_code == 400
     assert broker.calls == []
+
+
+async def test_not_ready_until_the_jwks_is_loaded(oidc_settings: Any, identity: Any, redis: Any) -> None:
+    keys, identity.keys = identity.keys, []
+    enforcement = build_enforcement(oidc_settings, identity, redis)
+    assert await enforcement.ready() is False
+    identity.keys = keys
+    assert await enforcement.ready() is True
