@@ -8,7 +8,7 @@ RUN := $(UV) run --locked
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-integration test-e2e lint format typecheck protos protos-check bench charts clean
+.PHONY: help install run test test-unit test-integration test-e2e lint format typecheck protos protos-check bench loadtest charts clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ charts: install ## Render and validate the Helm chart (helm lint, kubernetes-val
 
 bench: install ## Measure the performance figures of ARCHITECTURE.md section 6
 	$(RUN) python -m loadtests.bench
+
+loadtest: install ## Run the locust scenarios headless against a fresh local stack (reports/)
+	$(RUN) python -m loadtests.scenarios
 
 clean: ## Remove the virtualenvs and local data
 	rm -rf .venv $(TOOLS) .data
