@@ -174,7 +174,9 @@ def test_env_overrides_cannot_duplicate_chart_settings(render: Any, values_of: A
     before = render(values_of("minimal")).get("Deployment", "demo-cityos-broker")["spec"]["template"]
     after = result.get("Deployment", "demo-cityos-broker")["spec"]["template"]
     key = "checksum/config"
-    assert before["metadata"]["annotations"][key] != after["metadata"]["annotations"][key], "extraEnv rolls pods"
+    assert before["metadata"]["annotations"][key] != after["metadata"]["annotations"][key], (
+        "extraEnv rolls pods"
+    )
 
 
 def test_oidc_needs_identity(render: Any, values_of: Any) -> None:

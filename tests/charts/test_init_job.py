@@ -1,9 +1,15 @@
-"""The post-install Job and its script (files/init_tenant.py), exercised with fake gRPC stubs (no sockets)."""
+"""The post-install Job and its script (files/init_tenant.py), run with a fake urlopen and fake stubs."""
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
+import re
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,7 +18,6 @@ import grpc
 import helm_python as helm
 import pytest
 from cityos.broker.v1 import broker_pb2
-from cityos.identity.v1 import identity_pb2 as ipb
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,9 @@ def test_job_is_a_post_install_hook_running_the_script(rendered: dict[str, Any],
     assert container["command"] == ["python", "/scripts/init_tenant.py"]
     assert container["image"] == "ghcr.io/cityos/cityos-identity:0.1.0", "the image with the sign-in client"
     env = _job_env(result)
-    assert env["CITYOS_INIT_BROKER_ADDRESS"] == "demo-cityos-broker:50051"
+    assert env["CITYOS_INIT_GATEWAY_URL"] == "http://demo-cityos-gateway:8080"
     assert env["CITYOS_INIT_IDENTITY_ADDRESS"] == "demo-cityos-identity:50052"
+    assert "CITYOS_INIT_BROKER_ADDRESS" not in env, "with identity the tenant is made through the gateway"
     assert env["CITYOS_INIT_TENANT"] == "prefecture"
     assert env["IDENTITY_ISSUER"] == "https://cityos.pref.example.jp"
     assert env["CITYOS_DEFAULT_TENANT"] == "default"
@@ -74,6 +80,7 @@ def test_job_without_identity_only_ensures_the_broker_tenant(render: Any, values
     container = result.get("Job", "demo-cityos-init")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/cityos/cityos-broker:0.1.0"
     env = _job_env(result)
+    assert env["CITYOS_INIT_BROKER_ADDRESS"] == "demo-cityos-broker:50051"
     assert "CITYOS_INIT_IDENTITY_ADDRESS" not in env and "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD" not in env
     values["initJob"] = {"adminUsername": "pref-admin"}
     with pytest.raises(helm.HelmError, match=r"initJob\.adminUsername needs services\.identity\.enabled"):
@@ -99,36 +106,15 @@ def _error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=code.name.lower())
 
 
-class _Stub:
-    """Answers each RPC from a queue of results or errors and records (rpc, request, metadata)."""
-
-    def __init__(self, **answers: list[Any]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, Any, Any]] = []
-
-    def __getattr__(self, rpc: str) -> Any:
-        if rpc not in self.answers:
-            raise AttributeError(rpc)
-
-        async def call(request: Any, metadata: Any = None, timeout: float | None = None) -> Any:
-            self.calls.append((rpc, request, metadata))
-            answer = self.answers[rpc].pop(0)
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
-
-        return call
-
-
 async def _no_sleep(_seconds: float) -> None:
     return None
 
 
 def _settings(init_script: ModuleType, **overrides: Any) -> Any:
     base = {
-        "broker_address": "b:50051",
         "tenant": "hokkaido",
         "wait_seconds": 60.0,
+        "gateway_url": "http://gw:8080",
         "identity_address": "i:50052",
         "issuer": "https://api.example.jp",
         "default_tenant": "default",
@@ -140,109 +126,185 @@ def _settings(init_script: ModuleType, **overrides: Any) -> Any:
     return init_script.InitSettings(**{**base, **overrides})
 
 
-async def test_script_retries_while_starting_then_creates_tenant_and_admin(init_script: ModuleType) -> None:
-    broker = _Stub(
-        EnsureTenant=[
-            _error(grpc.StatusCode.UNAVAILABLE),
-            broker_pb2.TenantResponse(tenant="hokkaido", exists=True),
-        ]
-    )
-    identity = _Stub(CreateTenant=[ipb.Tenant(name="hokkaido")], CreateUser=[ipb.User(id="u-1")])
-    tokens = [_error(grpc.StatusCode.UNAVAILABLE), "tok-1"]
+class _Response(io.BytesIO):
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        super().__init__(body)
+        self.status = status
 
-    async def admin_token() -> str:
-        answer = tokens.pop(0)
+
+class _Gateway:
+    """A fake urlopen: answers from a queue per (method, path) and records every request."""
+
+    def __init__(self, answers: dict[tuple[str, str], list[Any]]) -> None:
+        self.answers = answers
+        self.calls: list[urllib.request.Request] = []
+
+    def __call__(self, request: urllib.request.Request, timeout: float) -> _Response:
+        self.calls.append(request)
+        path = request.full_url.removeprefix("http://gw:8080")
+        answer = self.answers[(request.get_method(), path)].pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        status, body = answer
+        if status >= 400:
+            raise urllib.error.HTTPError(request.full_url, status, "error", {}, io.BytesIO(body))  # type: ignore[arg-type]
+        return _Response(status, body)
 
-    done = await init_script.run(_settings(init_script), broker, identity, admin_token, _no_sleep)
-    assert [c[0] for c in broker.calls] == ["EnsureTenant", "EnsureTenant"]
-    assert broker.calls[-1][1].tenant == "hokkaido"
-    assert [c[0] for c in identity.calls] == ["CreateTenant", "CreateUser"]
-    _, tenant_request, metadata = identity.calls[0]
-    assert metadata == (("authorization", "Bearer tok-1"),)
-    assert (tenant_request.tenant.name, tenant_request.tenant.parent) == ("hokkaido", ""), "a prefecture"
-    _, user, metadata = identity.calls[1]
-    assert metadata == (("authorization", "Bearer tok-1"),)
-    assert (user.username, user.password, user.email) == (
+
+def _install(init_script: ModuleType, monkeypatch: pytest.MonkeyPatch, gateway: _Gateway) -> None:
+    monkeypatch.setattr(init_script.urllib.request, "urlopen", gateway)
+    monkeypatch.setattr(init_script.time, "sleep", lambda _s: None)
+
+
+def test_provision_waits_then_creates_tenant_and_admin(
+    init_script: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = _Gateway(
+        {
+            ("GET", "/readyz"): [ConnectionRefusedError("starting"), (503, b""), (200, b"")],
+            ("POST", "/admin/v1/tenants"): [(201, b'{"name": "hokkaido"}')],
+            ("POST", "/admin/v1/tenants/hokkaido/users"): [(201, b'{"id": "u-1"}')],
+            ("GET", "/ngsi-ld/v1/types"): [(200, b"[]")],
+        }
+    )
+    _install(init_script, monkeypatch, gateway)
+    done = init_script.provision(_settings(init_script), "tok-1", time.monotonic() + 60)
+    assert [(c.get_method(), c.full_url) for c in gateway.calls] == [
+        ("GET", "http://gw:8080/readyz"),
+        ("GET", "http://gw:8080/readyz"),
+        ("GET", "http://gw:8080/readyz"),
+        ("POST", "http://gw:8080/admin/v1/tenants"),
+        ("POST", "http://gw:8080/admin/v1/tenants/hokkaido/users"),
+        ("GET", "http://gw:8080/ngsi-ld/v1/types"),
+    ]
+    for call in gateway.calls[3:]:
+        assert call.get_header("Authorization") == "Bearer tok-1"
+    assert json.loads(gateway.calls[3].data or b"") == {"name": "hokkaido", "displayName": "hokkaido"}
+    user = json.loads(gateway.calls[4].data or b"")
+    assert (user["username"], user["password"], user["email"]) == (
         "pref-admin",
         "pref-admin-pw",
         "admin@pref.example.jp",
     )
-    assert [(m.tenant, list(m.roles)) for m in user.memberships] == [("hokkaido", ["tenant-admin"])]
-    assert not user.platform_admin
+    assert user["memberships"] == [{"tenant": "hokkaido", "roles": ["tenant-admin"]}]
+    assert "platformAdmin" not in user
+    assert gateway.calls[5].get_header("Ngsild-tenant") == "hokkaido"
     assert done == [
-        "broker tenant 'hokkaido' present",
-        "identity tenant 'hokkaido' created",
-        "administrator 'pref-admin' of 'hokkaido' created",
+        "tenant 'hokkaido' created",
+        "administrator 'pref-admin' created",
+        "tenant 'hokkaido' answers through the gateway",
     ]
 
 
-async def test_script_is_idempotent(init_script: ModuleType) -> None:
-    broker = _Stub(EnsureTenant=[broker_pb2.TenantResponse(tenant="hokkaido", exists=True)])
-    exists = grpc.StatusCode.ALREADY_EXISTS
-    identity = _Stub(CreateTenant=[_error(exists)], CreateUser=[_error(exists)])
-
-    async def admin_token() -> str:
-        return "tok"
-
-    done = await init_script.run(_settings(init_script), broker, identity, admin_token, _no_sleep)
-    assert done[1:] == [
-        "identity tenant 'hokkaido' existed already",
-        "administrator 'pref-admin' of 'hokkaido' existed already (left unchanged)",
-    ]
-
-
-@pytest.mark.parametrize("code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT])
-async def test_script_fails_on_a_real_error(init_script: ModuleType, code: grpc.StatusCode) -> None:
-    broker = _Stub(EnsureTenant=[broker_pb2.TenantResponse(tenant="hokkaido", exists=True)])
-    identity = _Stub(CreateTenant=[_error(code)])
-
-    async def admin_token() -> str:
-        return "tok"
-
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await init_script.run(_settings(init_script), broker, identity, admin_token, _no_sleep)
-    assert caught.value.code() == code
-
-
-async def test_script_without_identity_or_admin(init_script: ModuleType) -> None:
-    broker = _Stub(EnsureTenant=[broker_pb2.TenantResponse(tenant="hokkaido", exists=True)])
-
-    async def admin_token() -> str:
-        raise AssertionError("no sign-in without identity")
-
-    settings = _settings(init_script, identity_address="", admin_username="")
-    done = await init_script.run(settings, broker, None, admin_token, _no_sleep)
-    assert done[-1] == "identity is disabled: no identity tenant and no administrator"
-    identity = _Stub(CreateTenant=[ipb.Tenant(name="hokkaido")])
-    broker = _Stub(EnsureTenant=[broker_pb2.TenantResponse(tenant="hokkaido", exists=True)])
-
-    async def token() -> str:
-        return "tok"
-
-    done = await init_script.run(
-        _settings(init_script, admin_username=""), broker, identity, token, _no_sleep
+def test_provision_is_idempotent(init_script: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    exists = (409, b'{"type": "https://uri.etsi.org/ngsi-ld/errors/AlreadyExists", "detail": "taken"}')
+    gateway = _Gateway(
+        {
+            ("GET", "/readyz"): [(200, b"")],
+            ("POST", "/admin/v1/tenants"): [exists],
+            ("POST", "/admin/v1/tenants/hokkaido/users"): [exists],
+            ("GET", "/ngsi-ld/v1/types"): [(200, b"[]")],
+        }
     )
-    assert [c[0] for c in identity.calls] == ["CreateTenant"]
-    assert done[-1] == "no administrator requested (initJob.adminUsername is empty)"
+    _install(init_script, monkeypatch, gateway)
+    done = init_script.provision(_settings(init_script), "tok", time.monotonic() + 60)
+    assert done[:2] == [
+        "tenant 'hokkaido' existed already (left unchanged)",
+        "administrator 'pref-admin' existed already (left unchanged)",
+    ]
 
 
-async def test_script_gives_up_after_the_deadline(init_script: ModuleType) -> None:
-    broker = _Stub(EnsureTenant=[_error(grpc.StatusCode.UNAVAILABLE)] * 3)
+@pytest.mark.parametrize(
+    ("step", "status", "message"),
+    [
+        ("/admin/v1/tenants", 403, "creating tenant 'hokkaido' failed with HTTP 403: needs the admin scope"),
+        ("/admin/v1/tenants/hokkaido/users", 400, "HTTP 400: needs the admin scope"),
+        ("/ngsi-ld/v1/types", 404, "does not answer through the gateway: HTTP 404: needs the admin scope"),
+    ],
+)
+def test_provision_stops_on_a_real_error(
+    init_script: ModuleType, monkeypatch: pytest.MonkeyPatch, step: str, status: int, message: str
+) -> None:
+    ok = {"/admin/v1/tenants": 201, "/admin/v1/tenants/hokkaido/users": 201, "/ngsi-ld/v1/types": 200}
+    problem = json.dumps({"title": "Forbidden", "detail": "needs the admin scope"}).encode()
+    answers: dict[tuple[str, str], list[Any]] = {("GET", "/readyz"): [(200, b"")]}
+    for path, good in ok.items():
+        method = "GET" if path.startswith("/ngsi-ld") else "POST"
+        answers[(method, path)] = [(status, problem) if path == step else (good, b"{}")]
+    _install(init_script, monkeypatch, _Gateway(answers))
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        init_script.provision(_settings(init_script), "tok", time.monotonic() + 60)
+
+
+def test_provision_without_admin(init_script: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway = _Gateway(
+        {
+            ("GET", "/readyz"): [(200, b"")],
+            ("POST", "/admin/v1/tenants"): [(201, b"{}")],
+            ("GET", "/ngsi-ld/v1/types"): [(200, b"[]")],
+        }
+    )
+    _install(init_script, monkeypatch, gateway)
+    done = init_script.provision(_settings(init_script, admin_username=""), "tok", time.monotonic() + 60)
+    assert done[1] == "no administrator requested (initJob.adminUsername is empty)"
+    assert len(gateway.calls) == 3
+
+
+def test_gateway_wait_gives_up_after_the_deadline(
+    init_script: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install(init_script, monkeypatch, _Gateway({("GET", "/readyz"): [ConnectionRefusedError("down")] * 3}))
+    with pytest.raises(SystemExit, match="not ready in time"):
+        init_script.wait_ready("http://gw:8080", deadline=0.0)
+
+
+async def test_retrying_waits_for_a_starting_service(init_script: ModuleType) -> None:
+    answers: list[Any] = [
+        _error(grpc.StatusCode.UNAVAILABLE),
+        _error(grpc.StatusCode.DEADLINE_EXCEEDED),
+        "tok",
+    ]
+
+    async def sign_in() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    assert await init_script.retrying("sign-in", sign_in, time.monotonic() + 60, _no_sleep) == "tok"
+    answers[:] = [_error(grpc.StatusCode.PERMISSION_DENIED)]
+    with pytest.raises(grpc.aio.AioRpcError):
+        await init_script.retrying("sign-in", sign_in, time.monotonic() + 60, _no_sleep)
+    answers[:] = [_error(grpc.StatusCode.UNAVAILABLE)]
     with pytest.raises(SystemExit, match="still UNAVAILABLE after the wait"):
-        await init_script.run(_settings(init_script, wait_seconds=-1.0), broker, None, None, _no_sleep)
+        await init_script.retrying("sign-in", sign_in, time.monotonic() - 1, _no_sleep)
+
+
+async def test_without_identity_the_broker_tenant_is_ensured(init_script: ModuleType) -> None:
+    calls: list[Any] = []
+
+    class Broker:
+        async def EnsureTenant(self, request: Any, timeout: float) -> Any:
+            calls.append(request)
+            return broker_pb2.TenantResponse(tenant=request.tenant, exists=True)
+
+    settings = _settings(init_script, identity_address="", gateway_url="", broker_address="b:50051")
+    line = await init_script.ensure_broker_tenant(settings, Broker(), time.monotonic() + 60)
+    assert line == "broker tenant 'hokkaido' present"
+    assert [c.tenant for c in calls] == ["hokkaido"]
 
 
 def test_settings_name_a_missing_variable(init_script: ModuleType) -> None:
-    with pytest.raises(SystemExit, match="CITYOS_INIT_BROKER_ADDRESS is not set"):
+    with pytest.raises(SystemExit, match="CITYOS_INIT_TENANT is not set"):
         init_script.InitSettings.from_env({})
-    base = {
-        "CITYOS_INIT_BROKER_ADDRESS": "b:1",
-        "CITYOS_INIT_TENANT": "t",
-        "CITYOS_INIT_IDENTITY_ADDRESS": "i:2",
-    }
+    with pytest.raises(SystemExit, match="CITYOS_INIT_BROKER_ADDRESS is not set"):
+        init_script.InitSettings.from_env({"CITYOS_INIT_TENANT": "t"})
+    base = {"CITYOS_INIT_TENANT": "t", "CITYOS_INIT_IDENTITY_ADDRESS": "i:2"}
+    with pytest.raises(SystemExit, match="CITYOS_INIT_GATEWAY_URL is not set"):
+        init_script.InitSettings.from_env(base)
+    with pytest.raises(SystemExit, match="must be an http"):
+        init_script.InitSettings.from_env({**base, "CITYOS_INIT_GATEWAY_URL": "file:///etc/passwd"})
+    base["CITYOS_INIT_GATEWAY_URL"] = "http://gw:8080/"
     with pytest.raises(SystemExit, match="IDENTITY_ISSUER is not set"):
         init_script.InitSettings.from_env(base)
     full = {**base, "IDENTITY_ISSUER": "https://x/", "CITYOS_DEFAULT_TENANT": "default"}
@@ -252,12 +314,11 @@ def test_settings_name_a_missing_variable(init_script: ModuleType) -> None:
     with pytest.raises(SystemExit, match="CITYOS_INIT_ADMIN_PASSWORD is not set"):
         init_script.InitSettings.from_env({**full, "CITYOS_INIT_ADMIN_USERNAME": "a"})
     settings = init_script.InitSettings.from_env(full)
-    assert (settings.issuer, settings.admin_username, settings.wait_seconds) == ("https://x", "", 300.0)
+    assert (settings.gateway_url, settings.issuer, settings.admin_username) == (
+        "http://gw:8080",
+        "https://x",
+        "",
+    )
+    assert settings.wait_seconds == 300.0
     with pytest.raises(SystemExit, match="needs CITYOS_INIT_IDENTITY_ADDRESS"):
-        init_script.InitSettings.from_env(
-            {
-                "CITYOS_INIT_BROKER_ADDRESS": "b:1",
-                "CITYOS_INIT_TENANT": "t",
-                "CITYOS_INIT_ADMIN_USERNAME": "a",
-            }
-        )
+        init_script.InitSettings.from_env({"CITYOS_INIT_TENANT": "t", "CITYOS_INIT_ADMIN_USERNAME": "a"})

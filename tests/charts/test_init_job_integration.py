@@ -1,9 +1,13 @@
-"""The init Job's script against a real identity service and a real broker (grpc.aio, port 0, real Valkey)."""
+"""The init Job's script against a real gateway process, identity service and broker (port 0, real Valkey)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
+import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +40,7 @@ pytestmark = pytest.mark.integration
 ISSUER = "https://cityos.pref.example.jp"
 # The platform admin `admin` is platform-wide: use the password the identity tests use on a shared Valkey.
 BOOTSTRAP_PASSWORD = "admin-password-for-tests"
+CHART_FILES = Path(__file__).resolve().parents[2] / "charts" / "cityos" / "files"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +53,56 @@ def init_script(chart_dir: Path) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@asynccontextmanager
+async def _gateway(broker: str, identity: str, default_tenant: str) -> AsyncIterator[str]:
+    """`python -m cityos_gateway` in oidc mode on a free port, as the image runs it; yields its URL."""
+    env = {
+        **os.environ,
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": "0",
+        "GATEWAY_AUTH_MODE": "oidc",
+        "BROKER_ADDRESS": broker,
+        "IDENTITY_ADDRESS": identity,
+        "IDENTITY_ISSUER": ISSUER,
+        "CITYOS_DEFAULT_TENANT": default_tenant,
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "json",
+    }
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cityos_gateway", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+
+    async def listening() -> str:
+        assert process.stderr is not None
+        while line := (await process.stderr.readline()).decode():
+            lines.append(line)
+            if line.startswith("{") and json.loads(line).get("event") == "listening":
+                return str(json.loads(line)["url"])
+        raise AssertionError("the gateway exited before listening:\n" + "".join(lines[-20:]))
+
+    async def drain() -> None:  # keep reading, so the gateway never blocks on a full pipe
+        assert process.stderr is not None
+        while await process.stderr.readline():
+            pass
+
+    try:
+        url = await asyncio.wait_for(listening(), timeout=60)
+        drainer = asyncio.create_task(drain())
+        try:
+            yield url
+        finally:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=30)
+            await drainer
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 @asynccontextmanager
@@ -96,31 +151,42 @@ async def test_job_creates_tenant_and_admin_then_reruns_harmlessly(
 ) -> None:
     prefecture = f"{unique_tenant}-pref"[:60]
     username = f"{prefecture}-admin"[:60]
-    async with _services(redis_url, unique_tenant) as (broker_address, identity_address):
-        settings = init_script.InitSettings.from_env(
-            {
-                "CITYOS_INIT_BROKER_ADDRESS": broker_address,
-                "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
-                "CITYOS_INIT_TENANT": prefecture,
-                "CITYOS_INIT_WAIT_SECONDS": "30",
-                "IDENTITY_ISSUER": ISSUER,
-                "CITYOS_DEFAULT_TENANT": unique_tenant,
-                "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
-                "CITYOS_INIT_ADMIN_USERNAME": username,
-                "CITYOS_INIT_ADMIN_EMAIL": "admin@pref.example.jp",
-                "CITYOS_INIT_ADMIN_PASSWORD": "prefecture-admin-password",
-            }
-        )
-        first = await init_script._main(settings)
+    async with (
+        _services(redis_url, unique_tenant) as (broker_address, identity_address),
+        _gateway(broker_address, identity_address, unique_tenant) as gateway_url,
+    ):
+        job_env = {
+            "CITYOS_INIT_GATEWAY_URL": gateway_url,
+            "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
+            "CITYOS_INIT_TENANT": prefecture,
+            "CITYOS_INIT_WAIT_SECONDS": "30",
+            "IDENTITY_ISSUER": ISSUER,
+            "CITYOS_DEFAULT_TENANT": unique_tenant,
+            "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+            "CITYOS_INIT_ADMIN_USERNAME": username,
+            "CITYOS_INIT_ADMIN_EMAIL": "admin@pref.example.jp",
+            "CITYOS_INIT_ADMIN_PASSWORD": "prefecture-admin-password",
+        }
+        settings = init_script.InitSettings.from_env(job_env)
+        deadline = time.monotonic() + 30
+        token = await init_script._admin_token(settings, deadline)
+        first = await asyncio.to_thread(init_script.provision, settings, token, deadline)
         assert first == [
-            f"broker tenant {prefecture!r} present",
-            f"identity tenant {prefecture!r} created",
-            f"administrator {username!r} of {prefecture!r} created",
+            f"tenant {prefecture!r} created",
+            f"administrator {username!r} created",
+            f"tenant {prefecture!r} answers through the gateway",
         ]
-        second = await init_script._main(settings)
-        assert second[1:] == [
-            f"identity tenant {prefecture!r} existed already",
-            f"administrator {username!r} of {prefecture!r} existed already (left unchanged)",
+        # Again, as the Job runs it: `python /scripts/init_tenant.py` with its environment.
+        script = str(Path(init_script.__file__))
+        job = await asyncio.create_subprocess_exec(
+            sys.executable, script, env={**os.environ, **job_env}, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(job.communicate(), timeout=120)
+        assert job.returncode == 0, out.decode()
+        assert out.decode().splitlines() == [
+            f"init: tenant {prefecture!r} existed already (left unchanged)",
+            f"init: administrator {username!r} existed already (left unchanged)",
+            f"init: tenant {prefecture!r} answers through the gateway",
         ]
         async with grpc.aio.insecure_channel(broker_address) as channel:
             broker: Any = broker_pb2_grpc.BrokerStub(channel)
@@ -158,3 +224,21 @@ async def admin_token_of(stub: Any, tenant: str, username: str, password: str) -
     response = await token_request(browser, ISSUER, form)
     assert response.status == 200, response.body
     return str(body_json(response)["access_token"])
+
+
+async def test_job_without_identity_ensures_the_broker_tenant(redis_url: str, unique_tenant: str) -> None:
+    async with _services(redis_url, unique_tenant) as (broker_address, _identity):
+        job_env = {"CITYOS_INIT_BROKER_ADDRESS": broker_address, "CITYOS_INIT_TENANT": unique_tenant + "-b"}
+        job = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(CHART_FILES / "init_tenant.py"),
+            env={**os.environ, **job_env},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(job.communicate(), timeout=120)
+        assert job.returncode == 0, out.decode()
+        assert out.decode().splitlines()[0] == f"init: broker tenant '{unique_tenant}-b' present"
+        async with grpc.aio.insecure_channel(broker_address) as channel:
+            broker: Any = broker_pb2_grpc.BrokerStub(channel)
+            found = await broker.GetTenant(broker_pb2.TenantRequest(tenant=unique_tenant + "-b"))
+            assert found.exists, "EnsureTenant made it although BROKER_AUTO_CREATE_TENANTS=false"

@@ -36,7 +36,8 @@ def test_each_service_is_reachable_only_by_its_enabled_callers(chart: Any, rende
             for rule in spec["ingress"]:
                 callers |= _components(rule["from"])
             expected = set(services[name]["callers"]) & enabled
-            if name in {"broker", "identity"} and effective["initJob"]["enabled"]:
+            job_calls = {"gateway", "identity"} if "identity" in enabled else {"broker"}
+            if name in job_calls and effective["initJob"]["enabled"]:
                 expected.add("init")  # the Job creates the first tenant there
             assert callers == expected, f"{scenario}/{name}: {callers} != {expected}"
 
@@ -54,13 +55,22 @@ def test_only_the_gateway_and_the_init_job_reach_identity(rendered: dict[str, An
             assert ("identity" in callees) == (name in {"gateway", "init"}), f"{scenario}: {name} -> identity"
 
 
-def test_init_job_reaches_only_broker_and_identity(rendered: dict[str, Any]) -> None:
+def test_init_job_reaches_only_the_services_it_calls(
+    rendered: dict[str, Any], render: Any, values_of: Any
+) -> None:
     spec = _policies(rendered["minimal"])["init"]
     assert spec["ingress"] == []
     callees = [(_components(r.get("to", [])), r["ports"]) for r in spec["egress"] if r.get("to")]
-    assert ({"broker"}, [{"port": 50051, "protocol": "TCP"}]) in callees
+    assert ({"gateway"}, [{"port": 8080, "protocol": "TCP"}]) in callees
     assert ({"identity"}, [{"port": 50052, "protocol": "TCP"}]) in callees
-    assert set().union(*(c for c, _ in callees)) == {"broker", "identity"}
+    assert set().union(*(c for c, _ in callees)) == {"gateway", "identity"}
+    values = values_of("minimal")
+    values["services"] = {"identity": {"enabled": False}}
+    values["config"]["gateway"] = {"authMode": "open"}
+    policies = _policies(render(values))
+    callees = [(_components(r.get("to", [])), r["ports"]) for r in policies["init"]["egress"] if r.get("to")]
+    assert set().union(*(c for c, _ in callees)) == {"broker"}, "without identity the Job calls the broker"
+    assert "init" in _components(policies["broker"]["ingress"][0]["from"])
 
 
 def test_gateway_calls_every_enabled_service(rendered: dict[str, Any]) -> None:
@@ -69,11 +79,11 @@ def test_gateway_calls_every_enabled_service(rendered: dict[str, Any]) -> None:
     callees = set().union(*(_components(rule.get("to", [])) for rule in egress))
     assert callees == {"broker", "identity", "assets", "catalog", "connectors"}
     broker_ingress = _policies(result)["broker"]["ingress"]
-    assert _components(broker_ingress[0]["from"]) == {"gateway", "assets", "connectors", "catalog", "init"}
+    assert _components(broker_ingress[0]["from"]) == {"gateway", "assets", "connectors", "catalog"}
     minimal = _policies(rendered["minimal"])
-    assert _components(minimal["broker"]["ingress"][0]["from"]) == {"gateway", "init"}
+    assert _components(minimal["broker"]["ingress"][0]["from"]) == {"gateway"}
     gateway_callers = set().union(*(_components(rule["from"]) for rule in minimal["gateway"]["ingress"]))
-    assert "init" not in gateway_callers, "the Job no longer calls the gateway"
+    assert gateway_callers == {"init"}, "in the release only the init Job calls the gateway"
 
 
 def test_only_the_gateway_accepts_traffic_from_outside_the_release(rendered: dict[str, Any]) -> None:

@@ -1,33 +1,37 @@
 """Create the first prefecture tenant of a fresh City OS release and its admin (Helm post-install hook).
 
-Runs in the identity image (the broker image when identity is disabled) and talks gRPC, the way the
-services talk to each other:
+With identity (CITYOS_INIT_GATEWAY_URL and CITYOS_INIT_IDENTITY_ADDRESS set; the Job runs in the identity
+image) the tenant is created the way every tenant is, through the gateway's management API:
 
-1. broker `EnsureTenant(<tenant>)`, so the tenant exists for the data API even with
-   BROKER_AUTO_CREATE_TENANTS=false;
-2. with identity (CITYOS_INIT_IDENTITY_ADDRESS set): sign in as the bootstrap platform admin `admin`
-   (IDENTITY_BOOTSTRAP_ADMIN_PASSWORD, through the console client of CITYOS_DEFAULT_TENANT, exactly as a
-   browser would), then `CreateTenant(<tenant>)` as a prefecture (no parent) and, when
-   CITYOS_INIT_ADMIN_USERNAME is set, `CreateUser` with the `tenant-admin` role in it.
+1. sign in as the bootstrap platform admin `admin` (IDENTITY_BOOTSTRAP_ADMIN_PASSWORD) through the console
+   client of CITYOS_DEFAULT_TENANT, exactly as a browser would (identity's `HandleOAuthRequest`);
+2. `POST /admin/v1/tenants` (identity's tenant, a prefecture without parent, and the broker's);
+3. with CITYOS_INIT_ADMIN_USERNAME, `POST /admin/v1/tenants/<tenant>/users` with the `tenant-admin` role;
+4. `GET /ngsi-ld/v1/types` as that tenant, to prove the tenant answers through the gateway.
 
-Re-running is harmless: ALREADY_EXISTS counts as done and nothing existing is changed. While a service
-is still starting (UNAVAILABLE, DEADLINE_EXCEEDED) the Job retries until CITYOS_INIT_WAIT_SECONDS pass.
+Without identity (only CITYOS_INIT_BROKER_ADDRESS; the broker image) the Job calls the broker's
+`EnsureTenant`, so the tenant exists even with BROKER_AUTO_CREATE_TENANTS=false.
+
+Re-running is harmless: 409 / ALREADY_EXISTS counts as done and nothing existing is changed. While a
+service is still starting the Job retries until CITYOS_INIT_WAIT_SECONDS pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import grpc
 from cityos.broker.v1 import broker_pb2, broker_pb2_grpc
-from cityos.identity.v1 import identity_pb2 as ipb
-from cityos.identity.v1 import identity_pb2_grpc
 
 T = TypeVar("T")
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -39,9 +43,10 @@ _CALL_TIMEOUT = 30.0
 class InitSettings:
     """What the Job is told through its environment."""
 
-    broker_address: str
     tenant: str
     wait_seconds: float
+    broker_address: str = ""
+    gateway_url: str = ""
     identity_address: str = ""
     issuer: str = ""
     default_tenant: str = ""
@@ -50,9 +55,13 @@ class InitSettings:
     admin_email: str = ""
     admin_password: str = ""
 
+    @property
+    def with_identity(self) -> bool:
+        return bool(self.identity_address)
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> InitSettings:
-        """Read the Job's variables; stop with the name of a missing one."""
+        """Read the Job's variables; stop with the name of a missing or malformed one."""
         env = dict(os.environ if environ is None else environ)
 
         def need(name: str) -> str:
@@ -62,27 +71,30 @@ class InitSettings:
             return value
 
         settings = cls(
-            broker_address=need("CITYOS_INIT_BROKER_ADDRESS"),
             tenant=need("CITYOS_INIT_TENANT"),
             wait_seconds=float(env.get("CITYOS_INIT_WAIT_SECONDS", "300")),
             identity_address=env.get("CITYOS_INIT_IDENTITY_ADDRESS", "").strip(),
             admin_username=env.get("CITYOS_INIT_ADMIN_USERNAME", "").strip(),
             admin_email=env.get("CITYOS_INIT_ADMIN_EMAIL", "").strip(),
         )
-        if not settings.identity_address:
+        if not settings.with_identity:
             if settings.admin_username:
                 sys.exit("init: CITYOS_INIT_ADMIN_USERNAME needs CITYOS_INIT_IDENTITY_ADDRESS")
-            return settings
-        admin_password = need("CITYOS_INIT_ADMIN_PASSWORD") if settings.admin_username else ""
-        return cls(
-            **{
-                **settings.__dict__,
-                "issuer": need("IDENTITY_ISSUER").rstrip("/"),
-                "default_tenant": need("CITYOS_DEFAULT_TENANT"),
-                "bootstrap_password": need("IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"),
-                "admin_password": admin_password,
-            }
+            return replace(settings, broker_address=need("CITYOS_INIT_BROKER_ADDRESS"))
+        gateway = need("CITYOS_INIT_GATEWAY_URL").rstrip("/")
+        if not gateway.startswith(("http://", "https://")):
+            sys.exit(f"init: CITYOS_INIT_GATEWAY_URL must be an http(s) URL, not {gateway!r}")
+        return replace(
+            settings,
+            gateway_url=gateway,
+            issuer=need("IDENTITY_ISSUER").rstrip("/"),
+            default_tenant=need("CITYOS_DEFAULT_TENANT"),
+            bootstrap_password=need("IDENTITY_BOOTSTRAP_ADMIN_PASSWORD"),
+            admin_password=need("CITYOS_INIT_ADMIN_PASSWORD") if settings.admin_username else "",
         )
+
+
+# ---- gRPC: the sign-in and the broker ---------------------------------------------------------------
 
 
 async def retrying(
@@ -104,94 +116,134 @@ async def retrying(
         await sleep(_RETRY_SECONDS)
 
 
-async def _created(call: Awaitable[Any]) -> bool:
-    """True when the create call made something, False when it existed already."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as err:
-        if err.code() == grpc.StatusCode.ALREADY_EXISTS:
-            return False
-        raise
-    return True
-
-
-async def run(
-    settings: InitSettings,
-    broker: Any,
-    identity: Any | None,
-    admin_token: Callable[[], Awaitable[str]],
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-) -> list[str]:
-    """Ensure the tenant (and its admin) everywhere; return what was done, one line per step."""
-    deadline = time.monotonic() + settings.wait_seconds
-    tenant = settings.tenant
-    done: list[str] = []
+async def ensure_broker_tenant(settings: InitSettings, broker: Any, deadline: float) -> str:
+    """The broker's EnsureTenant (the path without identity)."""
+    request = broker_pb2.TenantRequest(tenant=settings.tenant)
     answer = await retrying(
-        "broker EnsureTenant",
-        lambda: broker.EnsureTenant(broker_pb2.TenantRequest(tenant=tenant), timeout=_CALL_TIMEOUT),
-        deadline,
-        sleep,
+        "broker EnsureTenant", lambda: broker.EnsureTenant(request, timeout=_CALL_TIMEOUT), deadline
     )
-    done.append(f"broker tenant {answer.tenant!r} present")
-    if identity is None:
-        done.append("identity is disabled: no identity tenant and no administrator")
-        return done
-    token = await retrying("identity sign-in as the bootstrap admin", admin_token, deadline, sleep)
-    auth = (("authorization", f"Bearer {token}"),)
-    request = ipb.CreateTenantRequest(tenant=ipb.Tenant(name=tenant, display_name=tenant))
-    created = await _created(identity.CreateTenant(request, metadata=auth, timeout=_CALL_TIMEOUT))
-    done.append(f"identity tenant {tenant!r} {'created' if created else 'existed already'}")
-    if not settings.admin_username:
+    return f"broker tenant {answer.tenant!r} present"
+
+
+async def _broker_main(settings: InitSettings, deadline: float) -> list[str]:
+    async with grpc.aio.insecure_channel(settings.broker_address) as channel:
+        line = await ensure_broker_tenant(settings, broker_pb2_grpc.BrokerStub(channel), deadline)
+    return [line, "identity is disabled: no identity tenant and no administrator"]
+
+
+async def _admin_token(settings: InitSettings, deadline: float) -> str:
+    """An access token of the bootstrap platform admin (scope `admin`), signed in through identity."""
+    # Only the identity image has the scripted sign-in (the broker image runs the Job without identity).
+    from cityos.identity.v1 import identity_pb2_grpc
+    from cityos_identity.browser import FlowError, admin_token
+
+    async with grpc.aio.insecure_channel(settings.identity_address) as channel:
+        stub = identity_pb2_grpc.IdentityStub(channel)
+
+        def sign_in() -> Awaitable[str]:
+            return admin_token(stub, settings.default_tenant, settings.issuer, settings.bootstrap_password)
+
+        try:
+            return await retrying("identity sign-in as the bootstrap admin", sign_in, deadline)
+        except FlowError as err:  # wrong password, missing console client: retrying cannot help
+            sys.exit(f"init: signing in as the bootstrap admin failed: {err}")
+
+
+# ---- HTTP: the gateway's management API ---------------------------------------------------------------
+
+
+def _send(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    """Send a request; return its status and body, error statuses included."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read() or b""
+
+
+def _detail(body: bytes) -> str:
+    """The ProblemDetails `detail` (or title) of an error body, else the start of the body."""
+    try:
+        problem = json.loads(body)
+        return str(problem.get("detail") or problem.get("title") or body[:200])
+    except (ValueError, AttributeError):
+        return body[:200].decode(errors="replace")
+
+
+def wait_ready(gateway: str, deadline: float) -> None:
+    """Poll the gateway's /readyz until it answers 200 or the deadline passes."""
+    while True:
+        try:
+            request = urllib.request.Request(f"{gateway}/readyz")  # noqa: S310 (scheme checked)
+            if _send(request, timeout=5)[0] == 200:
+                return
+        except OSError as err:  # connection refused while the gateway starts
+            print(f"init: gateway not ready yet ({err})", flush=True)
+        if time.monotonic() > deadline:
+            sys.exit(f"init: gateway {gateway} was not ready in time")
+        time.sleep(_RETRY_SECONDS)
+
+
+def _create(settings: InitSettings, token: str, path: str, document: dict[str, Any], what: str) -> str:
+    """POST a management document; 201 is created, 409 existed already; anything else stops the Job."""
+    request = urllib.request.Request(  # noqa: S310 (scheme checked)
+        f"{settings.gateway_url}/admin/v1{path}",
+        data=json.dumps(document).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    status, body = _send(request, timeout=_CALL_TIMEOUT)
+    if status == 201:
+        return f"{what} created"
+    if status == 409:
+        return f"{what} existed already (left unchanged)"
+    sys.exit(f"init: creating {what} failed with HTTP {status}: {_detail(body)}")
+
+
+def provision(settings: InitSettings, token: str, deadline: float) -> list[str]:
+    """Create the tenant and its admin through the gateway, then read from the tenant to prove it works."""
+    wait_ready(settings.gateway_url, deadline)
+    tenant = settings.tenant
+    done = [
+        _create(settings, token, "/tenants", {"name": tenant, "displayName": tenant}, f"tenant {tenant!r}")
+    ]
+    if settings.admin_username:
+        user = {
+            "username": settings.admin_username,
+            "password": settings.admin_password,
+            "displayName": f"{tenant} administrator",
+            "email": settings.admin_email,
+            "memberships": [{"tenant": tenant, "roles": ["tenant-admin"]}],
+        }
+        path = f"/tenants/{quote(tenant, safe='')}/users"
+        done.append(_create(settings, token, path, user, f"administrator {settings.admin_username!r}"))
+    else:
         done.append("no administrator requested (initJob.adminUsername is empty)")
-        return done
-    user = ipb.CreateUserRequest(
-        username=settings.admin_username,
-        password=settings.admin_password,
-        display_name=f"{tenant} administrator",
-        email=settings.admin_email,
-        memberships=[ipb.Membership(tenant=tenant, roles=["tenant-admin"])],
+    check = urllib.request.Request(  # noqa: S310 (scheme checked)
+        f"{settings.gateway_url}/ngsi-ld/v1/types",
+        headers={"NGSILD-Tenant": tenant, "Authorization": f"Bearer {token}", "Accept": "application/json"},
     )
-    created = await _created(identity.CreateUser(user, metadata=auth, timeout=_CALL_TIMEOUT))
-    state = "created" if created else "existed already (left unchanged)"
-    done.append(f"administrator {settings.admin_username!r} of {tenant!r} {state}")
+    status, body = _send(check, timeout=_CALL_TIMEOUT)
+    if status != 200:
+        reason = f"HTTP {status}: {_detail(body)}"
+        sys.exit(f"init: tenant {tenant!r} does not answer through the gateway: {reason}")
+    done.append(f"tenant {tenant!r} answers through the gateway")
     return done
 
 
-async def _main(settings: InitSettings) -> list[str]:
-    """Open the channels and run the steps."""
-    async with grpc.aio.insecure_channel(settings.broker_address) as broker_channel:
-        broker = broker_pb2_grpc.BrokerStub(broker_channel)
-        if not settings.identity_address:
-            return await run(settings, broker, None, _no_token)
-        # Only the identity image has the scripted sign-in (the broker image runs the Job without identity).
-        from cityos_identity.browser import FlowError, admin_token
-
-        async with grpc.aio.insecure_channel(settings.identity_address) as identity_channel:
-            identity = identity_pb2_grpc.IdentityStub(identity_channel)
-
-            async def token() -> str:
-                try:
-                    return await admin_token(
-                        identity, settings.default_tenant, settings.issuer, settings.bootstrap_password
-                    )
-                except FlowError as err:  # wrong password, missing console client: retrying cannot help
-                    sys.exit(f"init: signing in as the bootstrap admin failed: {err}")
-
-            return await run(settings, broker, identity, token)
-
-
-async def _no_token() -> str:
-    raise RuntimeError("no identity service")
-
-
 def main() -> None:
-    """Read the settings, run, report each step; a failed step stops the Job with its reason."""
+    """Read the settings, run the steps, report each; a failed step stops the Job with its reason."""
     settings = InitSettings.from_env()
+    deadline = time.monotonic() + settings.wait_seconds
     try:
-        for line in asyncio.run(_main(settings)):
-            print(f"init: {line}", flush=True)
+        if settings.with_identity:
+            lines = provision(settings, asyncio.run(_admin_token(settings, deadline)), deadline)
+        else:
+            lines = asyncio.run(_broker_main(settings, deadline))
     except grpc.aio.AioRpcError as err:
         sys.exit(f"init: failed: {err.code().name}: {err.details()}")
+    for line in lines:
+        print(f"init: {line}", flush=True)
 
 
 if __name__ == "__main__":

@@ -166,7 +166,16 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* True when the init Job is rendered: it needs the broker (and uses identity when that is enabled). */}}
+{{/* True when the init Job is rendered: it needs the broker, and with identity also the gateway. */}}
 {{- define "cityos.initJobEnabled" -}}
-{{- if and .Values.initJob.enabled .Values.services.broker.enabled -}}true{{- end -}}
+{{- $s := .Values.services -}}
+{{- if and .Values.initJob.enabled $s.broker.enabled (or (not $s.identity.enabled) $s.gateway.enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The services the init Job calls, as a JSON list: the gateway and identity, or the broker alone. */}}
+{{- define "cityos.initCallees" -}}
+{{- if not (include "cityos.initJobEnabled" .) -}}[]
+{{- else if .Values.services.identity.enabled -}}["gateway","identity"]
+{{- else -}}["broker"]
+{{- end -}}
 {{- end -}}

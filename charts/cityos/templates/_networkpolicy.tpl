@@ -96,8 +96,8 @@ spec:
     {{- $from = append $from . }}
     {{- end }}
     {{- end }}
-    {{- if and (has $name (list "broker" "identity")) (include "cityos.initJobEnabled" $root) }}
-    {{- /* The init Job creates the first tenant in identity and the broker. */}}
+    {{- if has $name (include "cityos.initCallees" $root | fromJsonArray) }}
+    {{- /* The init Job creates the first tenant (through the gateway, signing in to identity). */}}
     {{- $from = append $from "init" }}
     {{- end }}
     {{- if $from }}
