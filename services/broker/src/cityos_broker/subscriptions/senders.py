@@ -36,12 +36,16 @@ def _pairs(items: Sequence[dict[str, str]] | None) -> dict[str, str]:
 class Senders:
     """Sends one notification to its endpoint; one shared HTTP client per process."""
 
-    def __init__(self, *, timeout: float, allow_private: bool, tenant_header: bool = True) -> None:
+    def __init__(self, *, timeout: float, allow_private: bool, concurrency: int = 64) -> None:
         self._timeout = timeout
         self._allow_private = allow_private
-        self._tenant_header = tenant_header
+        # Keep as many connections alive as deliveries may run at once, so busy endpoints are not reconnected.
         # Redirects are not followed: a redirect could lead past the SSRF guard.
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

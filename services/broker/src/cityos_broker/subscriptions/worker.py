@@ -68,7 +68,9 @@ class NotifierWorker:
         self._max_limit = max_limit
         self._queue = NotificationQueue(redis, consumer or default_consumer_name())
         self._cache = SubscriptionCache(subscriptions, resolver)
-        self._senders = Senders(timeout=settings.timeout, allow_private=allow_private_urls)
+        self._senders = Senders(
+            timeout=settings.timeout, allow_private=allow_private_urls, concurrency=settings.concurrency
+        )
         # The owner's read policy filters every notification here (identity issue); today: the tenant's data.
         self._policy = policy or AttributesAsked()
         self._tenants: list[str] = []
