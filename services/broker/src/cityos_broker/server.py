@@ -138,6 +138,8 @@ def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer
             settings.notifier,
             allow_private_urls=settings.allow_private_urls,
             max_limit=settings.max_limit,
+            tracer=telemetry.tracer,
+            meter=telemetry.meter,
         )
     return BrokerServer(server, redis, resolver, store, notifier=notifier, temporal=temporal)
 

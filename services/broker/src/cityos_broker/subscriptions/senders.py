@@ -11,6 +11,7 @@ import aiomqtt
 import httpx
 import orjson
 from cityos_runtime.ssrf import UnsafeUrlError, check_outbound_url
+from opentelemetry import propagate
 
 from cityos_broker.subscriptions.model import MQTT_QOS_KEY, SCHEMES
 from cityos_broker.subscriptions.notification import Outgoing
@@ -63,6 +64,7 @@ class Senders:
                 f'<{outgoing.link}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
             )
         headers.update(_pairs(endpoint.get("receiverInfo")))
+        propagate.inject(headers)  # traceparent of the current notification span
         if uri.lower().startswith(("mqtt://", "mqtts://")):
             await self._mqtt(uri, endpoint, headers, outgoing)
         else:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from opentelemetry import metrics, trace
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
@@ -60,6 +61,8 @@ class NotifierWorker:
         max_limit: int,
         consumer: str | None = None,
         policy: ReadPolicy | None = None,
+        tracer: trace.Tracer | None = None,
+        meter: metrics.Meter | None = None,
     ) -> None:
         self._redis = redis
         self._subs = subscriptions
@@ -73,6 +76,10 @@ class NotifierWorker:
         )
         # The owner's read policy filters every notification here (identity issue); today: the tenant's data.
         self._policy = policy or AttributesAsked()
+        self._tracer = tracer or trace.get_tracer("cityos.broker.notifier")
+        self._outcomes = (meter or metrics.get_meter("cityos.broker.notifier")).create_counter(
+            "cityos.broker.notifications", description="notification delivery attempts by outcome"
+        )
         self._tenants: list[str] = []
         self._loops: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
@@ -234,7 +241,11 @@ class NotifierWorker:
 
     async def _deliver(self, entry: Entry, subs: dict[str, Ready], claimed: bool) -> None:
         try:
-            await self._deliver_once(entry, subs, claimed)
+            # One span per notification; senders pass its W3C trace context on to the endpoint.
+            with self._tracer.start_as_current_span(
+                "notify", kind=trace.SpanKind.PRODUCER, attributes={"cityos.tenant": entry.tenant}
+            ):
+                await self._deliver_once(entry, subs, claimed)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -263,6 +274,7 @@ class NotifierWorker:
                 await self._senders.send(tenant, endpoint, outgoing)
             except DeliveryError as error:
                 final = error.permanent or attempt == settings.max_attempts - 1
+                self._outcomes.add(1, {"outcome": "dead" if final else "failed"})
                 await self._subs.record(
                     tenant, pending.subscription_id, "dead" if final else "failed", utc_now()
                 )
@@ -281,6 +293,7 @@ class NotifierWorker:
                 if not await self._queue.keep(tenant, entry.entry_id):
                     return  # another worker took it over meanwhile
                 continue
+            self._outcomes.add(1, {"outcome": "ok"})
             now, sub_id = utc_now(), pending.subscription_id
             [status] = await self._queue.done(
                 tenant,

@@ -72,6 +72,7 @@ async def test_update_is_notified_with_body_headers_and_stable_id(
     assert got.headers["content-type"] == "application/json"
     assert got.headers["x-city"] == "sapporo"
     assert got.headers["ngsild-tenant"] == client.tenant
+    assert got.headers["traceparent"].startswith("00-")  # the delivery span's W3C trace context
     body = got.body
     assert body["type"] == "Notification" and body["subscriptionId"] == sub_id
     [entity] = body["data"]
