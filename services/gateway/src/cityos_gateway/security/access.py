@@ -42,6 +42,7 @@ class Access:
 
     read_types: frozenset[str] | None = None
     write_types: frozenset[str] | None = None
+    read_attrs: frozenset[str] | None = None  # None = every attribute of the readable entities
 
     @property
     def restricted(self) -> bool:
@@ -89,9 +90,13 @@ def _member_access(policies: TenantPolicies, principal: Principal, need: RouteNe
     rules = policies.rules_for(principal.client_id)
     if not rules:
         return UNRESTRICTED
+    readers = [r for r in rules if r.read]
+    # Attributes are limited only when every rule that grants reading names its attributes.
+    limited = bool(readers) and all(r.attributes for r in readers)
     access = Access(
-        read_types=frozenset().union(*(r.types for r in rules if r.read)),
+        read_types=frozenset().union(*(r.types for r in readers)),
         write_types=frozenset().union(*(r.types for r in rules if r.write)),
+        read_attrs=frozenset().union(*(r.attributes for r in readers)) if limited else None,
     )
     if not need.filterable:
         raise forbidden("entity-type policies limit this client; this API cannot be filtered by type")

@@ -26,6 +26,7 @@ class TypeRule:
     types: frozenset[str]
     read: bool
     write: bool
+    attributes: frozenset[str] = frozenset()  # empty = every attribute
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,9 @@ def _convert(tenant: str, reply: Any) -> TenantPolicies:
         exists=True,
         state=reply.tenant_state or "active",
         rules=tuple(
-            TypeRule(p.client_id, frozenset(p.entity_types), p.read or p.write, p.write)
+            TypeRule(
+                p.client_id, frozenset(p.entity_types), p.read or p.write, p.write, frozenset(p.attributes)
+            )
             for p in reply.policies
         ),
         public_types=frozenset(reply.public_types),

@@ -80,6 +80,8 @@ class TypeGuard:
         types = access.read_types
         if types is None:
             return None
+        if access.read_attrs is not None:
+            _limit_attributes(request, access.read_attrs, template)
         if template == "/entities":
             request.query["type"] = narrow(request.query.get("type", ""), types)
         elif template == "/entityOperations/query":
@@ -134,6 +136,34 @@ class TypeGuard:
         )
         reply = await self._stub.QueryEntities(message, metadata=request.metadata, timeout=self._timeout)
         return int(reply.count)
+
+
+_ATTRIBUTE_FILTERS = ("q", "scopeQ", "georel", "geometry", "coordinates", "geoproperty", "csf")
+_BODY_FILTERS = ("q", "scopeQ", "geoQ", "csf")
+_MEMBERS = frozenset({"id", "type"})
+
+
+def _limit_attributes(request: Request, allowed: frozenset[str], template: str) -> None:
+    """Project the response onto the allowed attributes (`pick`); refuse filters on attributes, which
+    would reveal values of attributes the caller may not read. Names are compared as core-context terms."""
+    _core_context_only(request)
+    if template == "/entityOperations/query":
+        query = _json(request.body)
+        if isinstance(query, dict) and ("@context" in query or any(query.get(f) for f in _BODY_FILTERS)):
+            raise forbidden("callers limited to some attributes cannot filter by attributes or use @context")
+    elif template not in ("/entities", "/entities/{id}"):
+        return  # type discovery: no attribute values
+    if any(request.query.get(name) for name in _ATTRIBUTE_FILTERS):
+        raise forbidden("callers limited to some attributes cannot filter by attributes")
+    if not _names(request.query.get("attrs", "")) <= allowed:
+        raise forbidden("attrs names attributes the caller may not read")
+    given, permitted = _names(request.query.get("pick", "")), _MEMBERS | allowed
+    # An empty intersection must not become "no pick" (which would mean every attribute).
+    request.query["pick"] = ",".join(sorted((given & permitted or _MEMBERS) if given else permitted))
+
+
+def _names(text: str) -> set[str]:
+    return {name.strip() for name in text.split(",") if name.strip()}
 
 
 def _core_only() -> ProblemError:

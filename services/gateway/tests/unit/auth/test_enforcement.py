@@ -352,3 +352,47 @@ async def test_not_ready_until_the_jwks_is_loaded(oidc_settings: Any, identity: 
     assert await enforcement.ready() is False
     identity.keys = keys
     assert await enforcement.ready() is True
+
+
+async def test_attribute_policies_project_reads_and_refuse_attribute_filters(
+    oidc: httpx.AsyncClient, mint: Any, identity: Any, broker: Any
+) -> None:
+    identity.policies["citya"] = ipb.AccessPolicies(
+        tenant="citya",
+        tenant_state="active",
+        policies=[
+            ipb.EntityPolicy(
+                client_id="citya.app", entity_types=["Gauge"], attributes=["level", "location"], read=True
+            )
+        ],
+    )
+    token = mint()
+    listed = await oidc.get("/ngsi-ld/v1/entities", params={"type": "Gauge"}, headers=_h(token))
+    assert listed.status_code == 200
+    assert list(broker.last.request.render.pick) == ["id", "level", "location", "type"]
+    picked = await oidc.get(
+        "/ngsi-ld/v1/entities", params={"type": "Gauge", "pick": "level,owner"}, headers=_h(token)
+    )
+    assert picked.status_code == 200 and list(broker.last.request.render.pick) == ["level"]
+    only_forbidden = await oidc.get(
+        "/ngsi-ld/v1/entities", params={"type": "Gauge", "pick": "owner"}, headers=_h(token)
+    )
+    assert only_forbidden.status_code == 200 and list(broker.last.request.render.pick) == ["id", "type"]
+    for params in ({"q": "owner==%22x%22"}, {"attrs": "owner"}, {"georel": "near;maxDistance==1"}):
+        refused = await oidc.get(
+            "/ngsi-ld/v1/entities", params={"type": "Gauge", **params}, headers=_h(token)
+        )
+        assert refused.status_code == 403, params
+    linked = await oidc.get(
+        "/ngsi-ld/v1/entities",
+        params={"type": "Gauge"},
+        headers=_h(token, Link='<https://x.example/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'),
+    )
+    assert linked.status_code == 403, "a private @context could rename a forbidden attribute"
+    body = orjson.dumps({"type": "Query", "q": "owner==1"})
+    queried = await oidc.post(
+        "/ngsi-ld/v1/entityOperations/query",
+        content=body,
+        headers=_h(token, **{"Content-Type": "application/json"}),
+    )
+    assert queried.status_code == 403
