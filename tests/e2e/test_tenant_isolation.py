@@ -256,3 +256,26 @@ def test_only_the_platform_admin_manages_tenants(
         )
     assert refused.status_code == 403
     assert 'scope="admin"' in refused.headers["www-authenticate"]
+
+
+def test_attribute_policies_hide_other_attributes(
+    api: httpx.Client, admin_api: httpx.Client, onboard: Callable[..., Any]
+) -> None:
+    town = onboard("attr")
+    gauge = {**_gauge(), "owner": {"type": "Property", "value": "river office"}}
+    assert api.post("/entities", json=gauge, headers=town.headers()).status_code == 201
+    policy = {"entityTypes": ["WaterLevelGauge"], "attributes": ["waterLevel"], "read": True}
+    assert (
+        admin_api.put(f"/tenants/{town.tenant}/policies/{town.client_id}/levels", json=policy).status_code
+        == 200
+    )
+    deadline = time.monotonic() + 15
+    while "owner" in (seen := api.get(f"/entities/{gauge['id']}", headers=town.headers())).text:
+        assert time.monotonic() < deadline, seen.text
+        time.sleep(0.5)
+    assert seen.status_code == 200, seen.text
+    assert set(seen.json()) == {"id", "type", "waterLevel"}
+    filtered = api.get(
+        "/entities", params={"type": "WaterLevelGauge", "q": 'owner=="river office"'}, headers=town.headers()
+    )
+    _is_forbidden(filtered)
