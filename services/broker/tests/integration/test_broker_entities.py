@@ -114,7 +114,7 @@ async def test_batch_upsert_reports_created_ids_and_per_entity_errors(client: An
 
 
 async def test_not_yet_built_apis_say_so(client: Any) -> None:
-    problem = await client.problem("CreateSubscription", pb.ResourceRequest())
+    problem = await client.problem("CreateRegistration", pb.ResourceRequest())
     assert (problem.kind, problem.status) == ("OperationNotSupported", 501)
     assert "data-flows" in problem.detail
 
