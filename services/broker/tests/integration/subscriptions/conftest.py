@@ -100,16 +100,15 @@ async def workers(redis_url: str) -> AsyncIterator[Callable[..., Awaitable[Notif
 
     async def start(**overrides: Any) -> NotifierWorker:
         redis = connect_redis(redis_url)
-        settings = replace(
-            NotifierSettings(),
-            tenant_refresh=0.2,
-            claim_idle=1.0,
-            backoff=0.05,
-            backoff_max=0.2,
-            max_attempts=3,
-            timeout=2.0,
-            **overrides,
-        )
+        quick: dict[str, Any] = {
+            "tenant_refresh": 0.2,
+            "claim_idle": 1.0,
+            "backoff": 0.05,
+            "backoff_max": 0.2,
+            "max_attempts": 3,
+            "timeout": 2.0,
+        }
+        settings = replace(NotifierSettings(), **{**quick, **overrides})
         store = Store.over(redis)
         resolver = ContextResolver(
             hosted=store.contexts, fetch_timeout=2, max_bytes=1 << 20, allow_private=True
