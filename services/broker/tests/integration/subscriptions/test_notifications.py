@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -175,3 +176,23 @@ async def test_deleted_subscription_stops_notifying(client: Any, receiver: Any) 
     )
     assert [r.path for r in receiver.requests] == ["/notify", "/marker"]
     assert marker
+
+
+async def test_notifications_stay_within_their_tenant(client: Any, receiver: Any) -> None:
+    other = client.as_tenant(client.tenant + "-b")
+    await subscribe(client, receiver.url("/a"))
+    await subscribe(other, receiver.url("/b"))
+    await other.create(
+        {"id": "urn:ngsi-ld:Vehicle:1", "type": "Vehicle", "speed": {"type": "Property", "value": 1}}
+    )
+    await poll_until(lambda: len(receiver.requests) >= 1 or None, "tenant b's notification", timeout=10)
+    await client.create(
+        {"id": "urn:ngsi-ld:Vehicle:2", "type": "Vehicle", "speed": {"type": "Property", "value": 2}}
+    )
+    await poll_until(lambda: len(receiver.requests) >= 2 or None, "tenant a's notification", timeout=10)
+    await asyncio.sleep(0.3)
+    seen = sorted((r.path, r.headers["ngsild-tenant"], r.body["data"][0]["id"]) for r in receiver.requests)
+    assert seen == [
+        ("/a", client.tenant, "urn:ngsi-ld:Vehicle:2"),
+        ("/b", other.tenant, "urn:ngsi-ld:Vehicle:1"),
+    ]
