@@ -120,6 +120,7 @@ def entity_query(query: dict[str, str]) -> pb.EntityQuery:
         q=query.get("q", ""),
         scope_q=query.get("scopeQ", ""),
         csf=query.get("csf", ""),
+        local=flag(query, "local"),
     )
     if any(name in query for name in ("georel", "geometry", "coordinates", "geoproperty")):
         message.geo.CopyFrom(
@@ -134,11 +135,12 @@ def entity_query(query: dict[str, str]) -> pb.EntityQuery:
 
 
 # Parameters mapped onto typed fields; every other one travels verbatim in ResourceRequest.params.
+# `options` travels both ways: its temporal values (temporalValues, aggregatedValues) have no typed field.
 TYPED_PARAMS = frozenset(
     {
         "id", "idPattern", "type", "attrs", "pick", "omit", "q", "scopeQ", "georel", "geometry",
         "coordinates", "geoproperty", "geometryProperty", "csf", "lang", "limit", "offset", "count",
-        "options", "format", "datasetId",
+        "format", "datasetId", "local",
     }
 )  # fmt: skip
 

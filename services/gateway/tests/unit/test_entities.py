@@ -90,6 +90,13 @@ async def test_query_maps_every_parameter(client: httpx.AsyncClient, broker: Any
     assert (request.limit, request.offset, request.count, request.limit_set) == (5, 10, True, True)
 
 
+async def test_local_true_is_passed_to_the_broker(client: httpx.AsyncClient, broker: Any) -> None:
+    await client.get(f"{BASE}/entities?local=true")
+    assert broker.last.request.query.local
+    await client.get(f"{BASE}/entities?type=Room")
+    assert not broker.last.request.query.local
+
+
 async def test_query_without_limit_leaves_limit_unset(client: httpx.AsyncClient, broker: Any) -> None:
     await client.get(f"{BASE}/entities?type=Room")
     request = broker.last.request

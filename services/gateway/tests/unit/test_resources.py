@@ -43,6 +43,7 @@ async def test_temporal_parameters_travel_verbatim(client: httpx.AsyncClient, br
         "endTimeAt": "2024-01-02T00:00:00Z",
         "lastN": "5",
         "aggrMethods": "avg,max",
+        "options": "temporalValues",
     }
     assert request.query.type == "T"
 

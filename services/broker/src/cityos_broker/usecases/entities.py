@@ -72,11 +72,13 @@ class EntityUseCases:
         built = await build_filter(self._s, request)
         tenant = await self._s.read_tenant(tenant_raw)
         render = request.render
-        if built.projection and not render.attrs:
-            # A Query body's `attrs` also project the response, as the URL's `attrs` do.
+        if (built.projection and not render.attrs) or (built.lang and not render.lang):
+            # A Query body's `attrs` and `lang` also shape the response, as the URL's parameters do.
             render = pb.Render()
             render.CopyFrom(request.render)
-            render.attrs.extend(built.projection)
+            if not render.attrs:
+                render.attrs.extend(built.projection)
+            render.lang = render.lang or built.lang
         rendering = await self._s.rendering(render)
         entities, total = await self._s.store.entities.query(
             tenant, built.filter, limit=limit, offset=request.offset, count=request.count, exact=built.exact

@@ -17,11 +17,12 @@ from cityos_broker.usecases.support import Support, parse_object
 
 @dataclass(frozen=True, slots=True)
 class BuiltQuery:
-    """A query's filter, whether the index plan alone is exact, and the body's projection (if any)."""
+    """A query's filter, whether the index plan alone is exact, and the body's projection and lang."""
 
     filter: EntityFilter | AnyOfFilter
     exact: bool
     projection: tuple[str, ...] = ()
+    lang: str = ""
 
 
 class AnyOfFilter:
@@ -76,6 +77,7 @@ async def build_filter(support: Support, request: pb.QueryEntitiesRequest) -> Bu
         geo=geo,
         csf=query.csf,
         expand=terms.expand,
+        require_selector=not query.local,
     )
     exact = _exact(query.ids, query.id_pattern, query.q, query.scope_q, geo, query.type, query.attrs)
     return BuiltQuery(flt, exact)
@@ -110,7 +112,8 @@ async def _from_body(support: Support, request: pb.QueryEntitiesRequest) -> Buil
     selectors = body.get("entities") or [{}]
     if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
         raise ProblemError("BadRequestData", "the query member 'entities' must be a list of objects")
-    q, scope_q = _text(body, "q"), _text(body, "scopeQ")
+    q, scope_q, lang = _text(body, "q"), _text(body, "scopeQ"), _text(body, "lang")
+    local = body.get("local", False) is True or request.query.local
     filters: list[EntityFilter] = []
     exact = True
     for selector in selectors:
@@ -127,10 +130,11 @@ async def _from_body(support: Support, request: pb.QueryEntitiesRequest) -> Buil
                 geo=geo,
                 csf=_text(body, "csf"),
                 expand=terms.expand,
+                require_selector=not local,
             )
         )
         exact = exact and _exact(entity_id, id_pattern, q, scope_q, geo, type_, attrs)
     if len(filters) == 1:
-        return BuiltQuery(filters[0], exact, tuple(attrs))
+        return BuiltQuery(filters[0], exact, tuple(attrs), lang)
     # The union of exact selectors is exact too, but one zset source per selector is not worth it here.
-    return BuiltQuery(AnyOfFilter(filters), False, tuple(attrs))
+    return BuiltQuery(AnyOfFilter(filters), False, tuple(attrs), lang)

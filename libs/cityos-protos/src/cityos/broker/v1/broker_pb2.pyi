@@ -252,12 +252,15 @@ class EntityQuery(_message.Message):
     SCOPE_Q_FIELD_NUMBER: _builtins.int
     GEO_FIELD_NUMBER: _builtins.int
     CSF_FIELD_NUMBER: _builtins.int
+    LOCAL_FIELD_NUMBER: _builtins.int
     id_pattern: _builtins.str
     type: _builtins.str
     """type expression: `,` `|` `;` and parentheses"""
     q: _builtins.str
     scope_q: _builtins.str
     csf: _builtins.str
+    local: _builtins.bool
+    """local=true: only this broker's entities, and no selector (type, id, attrs, q, geo) is required."""
     @_builtins.property
     def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -275,10 +278,11 @@ class EntityQuery(_message.Message):
         scope_q: _builtins.str = ...,
         geo: Global___GeoQuery | None = ...,
         csf: _builtins.str = ...,
+        local: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["geo", b"geo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attrs", b"attrs", "csf", b"csf", "geo", b"geo", "id_pattern", b"id_pattern", "ids", b"ids", "q", b"q", "scope_q", b"scope_q", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attrs", b"attrs", "csf", b"csf", "geo", b"geo", "id_pattern", b"id_pattern", "ids", b"ids", "local", b"local", "q", b"q", "scope_q", b"scope_q", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
