@@ -14,6 +14,7 @@ from redis.asyncio.client import Pipeline
 from cityos_broker.query.filter import IndexPlan
 from cityos_broker.query.geo import GeoBox, GeoCircle
 from cityos_broker.store.keys import TenantKeys, as_text
+from cityos_broker.store.walking import plan_walk, range_stats, score_bounds, walk_chunks, walk_driver
 
 Entity = dict[str, Any]
 _TEMP_TTL_MS = 60_000  # temp sets outlive a crashed query by at most a minute
@@ -55,8 +56,9 @@ class CandidateSet:
     the C set operations; a plan that names a single index uses that zset directly, with no copy.
     """
 
-    def __init__(self, keys: TenantKeys) -> None:
+    def __init__(self, keys: TenantKeys, *, no_others: frozenset[str] = frozenset()) -> None:
         self._keys = keys
+        self._no_others = no_others  # attributes whose `numbers_other` set is known to be empty
         self._token = secrets.token_hex(8)
         self.temps: list[str] = []
 
@@ -88,21 +90,26 @@ class CandidateSet:
                 parts.append(self._store(pipe, "ZUNIONSTORE", conjunctions))
             else:  # an expression no type satisfies
                 parts.append(self._temp())
-        parts.extend(keys.attr_index(a) for a in sorted(plan.required_attrs))
+        # `numbers` and `numbers_other` only hold entities that have the attribute: its presence index
+        # would be a redundant (and large) operand of the intersection.
+        parts.extend(keys.attr_index(a) for a in sorted(plan.required_attrs) if a not in plan.numeric_ranges)
         if plan.any_attrs:
             parts.append(
                 self._store(pipe, "ZUNIONSTORE", [keys.attr_index(a) for a in sorted(plan.any_attrs)])
             )
+        scored: set[str] = set()  # temps still holding the attribute values as scores
         for attr_iri, (low, high) in sorted(plan.numeric_ranges.items()):
             in_range = self._temp()
             pipe.execute_command(
-                "ZRANGESTORE", in_range, keys.numbers(attr_iri),
-                "-inf" if low is None else repr(float(low)), "+inf" if high is None else repr(float(high)),
-                "BYSCORE",
-            )  # fmt: skip
+                "ZRANGESTORE", in_range, keys.numbers(attr_iri), *score_bounds(low, high), "BYSCORE"
+            )
             pipe.pexpire(in_range, _TEMP_TTL_MS)
-            # Entities whose attribute is not one plain number are left for `matches` to decide.
-            parts.append(self._store(pipe, "ZUNIONSTORE", [in_range, keys.numbers_other(attr_iri)]))
+            if attr_iri in self._no_others:
+                scored.add(in_range)  # no copy just to add nothing: the final store zeroes the scores
+                parts.append(in_range)
+            else:
+                # Entities whose attribute is not one plain number are left for `matches` to decide.
+                parts.append(self._store(pipe, "ZUNIONSTORE", [in_range, keys.numbers_other(attr_iri)]))
         if plan.geo_property and plan.geo_area is not None:
             circle = covering_circle(plan.geo_area)
             near = self._temp()
@@ -123,6 +130,12 @@ class CandidateSet:
             pipe.pexpire(parts[-1], _TEMP_TTL_MS)
         if not parts:
             return keys.ids
+        if len(parts) == 1 and parts[0] in scored:
+            # Lexical paging (ZRANGE BYLEX) needs equal scores: a lone range still gets one zeroing copy.
+            dest = self._temp()
+            pipe.execute_command("ZINTERSTORE", dest, 1, parts[0], "WEIGHTS", 0)
+            pipe.pexpire(dest, _TEMP_TTL_MS)
+            return dest
         return self._store(pipe, "ZINTERSTORE", parts)
 
 
@@ -151,7 +164,17 @@ class QueryExecutor:
         plan = flt.plan()
         if plan.ids is not None:
             return await self._scan(keys, flt, self._listed(sorted(set(plan.ids))), limit, offset, count)
-        candidates = CandidateSet(keys)
+        no_others: frozenset[str] = frozenset()
+        if plan.numeric_ranges and not exact:
+            driver = walk_driver(keys, plan)
+            stats, driver_size = await range_stats(self._redis, keys, plan, driver)
+            walk = None
+            if driver is not None:
+                walk = plan_walk(keys, plan, driver, driver_size, stats, wanted=offset + limit, count=count)
+            if walk is not None:
+                return await self._scan(keys, flt, walk_chunks(self._redis, walk), limit, offset, count)
+            no_others = frozenset(a for a, s in stats.items() if not s.others)
+        candidates = CandidateSet(keys, no_others=no_others)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 source = candidates.build(pipe, plan)

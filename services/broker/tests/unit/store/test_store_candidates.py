@@ -25,9 +25,11 @@ class RecordingPipeline:
         self.commands.append(("PEXPIRE", key, ms))
 
 
-def _build(plan: IndexPlan) -> tuple[str, list[tuple[Any, ...]], CandidateSet]:
+def _build(
+    plan: IndexPlan, no_others: frozenset[str] = frozenset()
+) -> tuple[str, list[tuple[Any, ...]], CandidateSet]:
     pipe = RecordingPipeline()
-    candidates = CandidateSet(KEYS)
+    candidates = CandidateSet(KEYS, no_others=no_others)
     source = candidates.build(pipe, plan)  # type: ignore[arg-type]
     return source, [c for c in pipe.commands if c[0] != "PEXPIRE"], candidates
 
@@ -70,8 +72,29 @@ def test_attributes_numbers_and_geo_are_intersected_and_keep_their_escape_sets()
     assert KEYS.geo_unplaced("loc") in geo_union and KEYS.geo_shapes("loc") in geo_union
     final = commands[4]
     assert source == final[1]
-    assert KEYS.type_index("A") in final and KEYS.attr_index("x") in final
-    assert final[-5:] == ("WEIGHTS", 0, 0, 0, 0)
+    assert KEYS.type_index("A") in final
+    # The numbers index only holds entities having `x`: its presence index would be redundant.
+    assert KEYS.attr_index("x") not in final
+    assert final[-4:] == ("WEIGHTS", 0, 0, 0)
+
+
+def test_a_range_without_non_numeric_values_is_not_copied_into_a_union() -> None:
+    plan = IndexPlan(
+        type_dnf=(frozenset({"A"}),), required_attrs=frozenset({"x", "y"}), numeric_ranges={"x": (1.0, 2.0)}
+    )
+    source, commands, _ = _build(plan, no_others=frozenset({"x"}))
+    assert [c[0] for c in commands] == ["ZRANGESTORE", "ZINTERSTORE"]
+    ranged, final = commands
+    assert ranged[2:6] == (KEYS.numbers("x"), "1.0", "2.0", "BYSCORE")
+    assert final[2:6] == (3, KEYS.type_index("A"), KEYS.attr_index("y"), ranged[1])
+    assert final[-4:] == ("WEIGHTS", 0, 0, 0) and source == final[1]
+
+
+def test_a_lone_range_is_still_zeroed_for_lexical_paging() -> None:
+    source, commands, _ = _build(IndexPlan(numeric_ranges={"x": (None, 5.0)}), no_others=frozenset({"x"}))
+    ranged, zeroed = commands
+    assert ranged[3:5] == ("-inf", "5.0")
+    assert zeroed == ("ZINTERSTORE", source, 1, ranged[1], "WEIGHTS", 0)
 
 
 def test_within_queries_skip_the_shapes_set_and_impossible_types_select_nothing() -> None:
