@@ -235,7 +235,7 @@ def _existing(stored: Entity, attr_iri: str) -> list[Instance]:
 def _require(current: list[Instance], attr_iri: str, dataset_id: str | None) -> int:
     pos = _find(current, dataset_id)
     if pos < 0:
-        which = f"an instance with datasetId {dataset_id}" if dataset_id else "a default instance"
+        which = f"instance with datasetId {dataset_id}" if dataset_id else "default instance"
         raise ProblemError("ResourceNotFound", f"attribute {attr_iri} has no {which}")
     return pos
 
