@@ -7,8 +7,9 @@ The gateway enforces tokens. The NGSI-LD tests use a fresh tenant per test, whic
 token could name in advance, so they act as a platform admin (whose token may use every tenant, as the
 operator's tooling does): `client` talks to a small local proxy that adds the admin's bearer token
 (kept fresh with the refresh grant) to every request and forwards it unchanged to the gateway. Test modules
-derive their own clients from `client.base_url`, so they all go through it. Tests of authentication itself
-(`test_auth*.py`, `test_tenant_isolation.py`) talk to `stack.gateway_url` directly with their own tokens.
+derive their own clients from `client.base_url` (most take `tenant_client`, bound to a fresh tenant), so they
+all go through it; `problem` checks a ProblemDetails answer. Tests of authentication itself (`test_auth*.py`,
+`test_tenant_isolation.py`) talk to `stack.gateway_url` directly with their own tokens.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +29,7 @@ from cityos_devtools.launcher import LaunchedStack, StackStartError
 from cityos_devtools.oauth import TokenSource, client_credentials_token
 
 _HERE = Path(__file__).parent
+_ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "host", "authorization"}
 )
@@ -124,6 +127,37 @@ def client(admin_url: str) -> Iterator[httpx.Client]:
     """An HTTP client for the NGSI-LD API (base URL <gateway>/ngsi-ld/v1) acting as the platform admin."""
     with httpx.Client(base_url=admin_url + "/ngsi-ld/v1", timeout=10.0) as http:
         yield http
+
+
+@pytest.fixture
+def tenant_client(client: httpx.Client) -> Iterator[httpx.Client]:
+    """An HTTP client bound to a tenant of its own (`e2e-<12 hex>`), so no other test sees its data."""
+    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
+    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
+        yield own
+
+
+def assert_problem(
+    response: httpx.Response, status: int, *kinds: str, titled: bool = False
+) -> dict[str, Any]:
+    """Check that the response is a ProblemDetails of one of the NGSI-LD error kinds, with that status.
+
+    `titled` also requires a non-empty string `title`. Returns the problem document for further checks.
+    """
+    assert response.status_code == status, response.text
+    problem: dict[str, Any] = response.json()
+    assert problem["type"] in {_ERRORS + kind for kind in kinds}, problem
+    assert problem["status"] == status, problem
+    if titled:
+        assert isinstance(problem["title"], str), problem
+        assert problem["title"], problem
+    return problem
+
+
+@pytest.fixture
+def problem() -> Callable[..., dict[str, Any]]:
+    """`assert_problem` as a fixture, since test modules cannot import from conftest."""
+    return assert_problem
 
 
 class _Bearer(httpx.Auth):

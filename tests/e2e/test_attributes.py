@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
-ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 SENSOR_A = "urn:ngsi-ld:Dataset:sensor-a"
 SENSOR_B = "urn:ngsi-ld:Dataset:sensor-b"
 
 
 @pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
-
-
-@pytest.fixture
-def gauge(api: httpx.Client) -> str:
+def gauge(tenant_client: httpx.Client) -> str:
     """Create a water-level gauge and return its id."""
     entity_id = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
     entity = {
@@ -38,16 +29,8 @@ def gauge(api: httpx.Client) -> str:
         },
         "river": {"type": "Property", "value": "Toyohira"},
     }
-    api.post("/entities", json=entity).raise_for_status()
+    tenant_client.post("/entities", json=entity).raise_for_status()
     return entity_id
-
-
-def assert_problem(response: httpx.Response, status: int, *kinds: str) -> None:
-    """The response is a ProblemDetails of one of the NGSI-LD error kinds, with that status."""
-    assert response.status_code == status, response.text
-    problem = response.json()
-    assert problem["type"] in {ERRORS + kind for kind in kinds}, problem
-    assert problem["status"] == status, problem
 
 
 def instances(body: dict[str, Any], attr: str) -> list[dict[str, Any]]:
@@ -56,172 +39,206 @@ def instances(body: dict[str, Any], attr: str) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else [value]
 
 
-def test_append_attributes_answers_204_and_adds_them(api: httpx.Client, gauge: str) -> None:
+def test_append_attributes_answers_204_and_adds_them(tenant_client: httpx.Client, gauge: str) -> None:
     fragment = {"alert": {"type": "Property", "value": "warning"}}
-    assert api.post(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
-    body = api.get(f"/entities/{gauge}").json()
+    assert tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
+    body = tenant_client.get(f"/entities/{gauge}").json()
     assert body["alert"] == {"type": "Property", "value": "warning"}
     assert body["waterLevel"]["value"] == 3.2
 
 
-def test_append_overwrites_existing_attributes_by_default(api: httpx.Client, gauge: str) -> None:
+def test_append_overwrites_existing_attributes_by_default(tenant_client: httpx.Client, gauge: str) -> None:
     fragment = {"river": {"type": "Property", "value": "Ishikari"}}
-    assert api.post(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
-    assert api.get(f"/entities/{gauge}").json()["river"]["value"] == "Ishikari"
+    assert tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
+    assert tenant_client.get(f"/entities/{gauge}").json()["river"]["value"] == "Ishikari"
 
 
 def test_append_no_overwrite_answers_207_listing_existing_as_not_updated(
-    api: httpx.Client, gauge: str
+    tenant_client: httpx.Client, gauge: str
 ) -> None:
     fragment = {
         "river": {"type": "Property", "value": "Ishikari"},
         "alert": {"type": "Property", "value": "warning"},
     }
-    response = api.post(f"/entities/{gauge}/attrs", params={"options": "noOverwrite"}, json=fragment)
+    response = tenant_client.post(
+        f"/entities/{gauge}/attrs", params={"options": "noOverwrite"}, json=fragment
+    )
     assert response.status_code == 207, response.text
     result = response.json()
     assert result["updated"] == ["alert"]
     assert [item["attributeName"] for item in result["notUpdated"]] == ["river"]
     assert all(item.get("reason") for item in result["notUpdated"])
-    body = api.get(f"/entities/{gauge}").json()
+    body = tenant_client.get(f"/entities/{gauge}").json()
     assert body["river"]["value"] == "Toyohira"
     assert body["alert"]["value"] == "warning"
 
 
-def test_append_to_missing_entity_answers_404(api: httpx.Client, gauge: str) -> None:
+def test_append_to_missing_entity_answers_404(
+    tenant_client: httpx.Client, gauge: str, problem: Callable[..., dict[str, Any]]
+) -> None:
     fragment = {"alert": {"type": "Property", "value": "warning"}}
     missing = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
-    assert_problem(api.post(f"/entities/{missing}/attrs", json=fragment), 404, "ResourceNotFound")
+    problem(tenant_client.post(f"/entities/{missing}/attrs", json=fragment), 404, "ResourceNotFound")
 
 
-def test_update_attributes_answers_204(api: httpx.Client, gauge: str) -> None:
+def test_update_attributes_answers_204(tenant_client: httpx.Client, gauge: str) -> None:
     fragment = {"waterLevel": {"type": "Property", "value": 4.4, "unitCode": "MTR"}}
-    assert api.patch(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
-    assert api.get(f"/entities/{gauge}").json()["waterLevel"]["value"] == 4.4
+    assert tenant_client.patch(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
+    assert tenant_client.get(f"/entities/{gauge}").json()["waterLevel"]["value"] == 4.4
 
 
-def test_update_attributes_answers_207_for_attributes_the_entity_lacks(api: httpx.Client, gauge: str) -> None:
+def test_update_attributes_answers_207_for_attributes_the_entity_lacks(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     fragment = {
         "waterLevel": {"type": "Property", "value": 4.4},
         "alert": {"type": "Property", "value": "warning"},
     }
-    response = api.patch(f"/entities/{gauge}/attrs", json=fragment)
+    response = tenant_client.patch(f"/entities/{gauge}/attrs", json=fragment)
     assert response.status_code == 207, response.text
     result = response.json()
     assert result["updated"] == ["waterLevel"]
     assert [item["attributeName"] for item in result["notUpdated"]] == ["alert"]
-    body = api.get(f"/entities/{gauge}").json()
+    body = tenant_client.get(f"/entities/{gauge}").json()
     assert body["waterLevel"]["value"] == 4.4
     assert "alert" not in body  # update never creates attributes
 
 
-def test_partial_attribute_update_changes_only_the_given_members(api: httpx.Client, gauge: str) -> None:
-    response = api.patch(f"/entities/{gauge}/attrs/waterLevel", json={"value": 5.0})
+def test_partial_attribute_update_changes_only_the_given_members(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
+    response = tenant_client.patch(f"/entities/{gauge}/attrs/waterLevel", json={"value": 5.0})
     assert response.status_code == 204, response.text
-    level = api.get(f"/entities/{gauge}").json()["waterLevel"]
+    level = tenant_client.get(f"/entities/{gauge}").json()["waterLevel"]
     assert level["value"] == 5.0
     assert level["unitCode"] == "MTR"
     assert level["quality"]["value"] == "good"
 
 
-def test_partial_update_of_missing_attribute_answers_404(api: httpx.Client, gauge: str) -> None:
-    response = api.patch(f"/entities/{gauge}/attrs/alert", json={"value": "warning"})
-    assert_problem(response, 404, "ResourceNotFound")
+def test_partial_update_of_missing_attribute_answers_404(
+    tenant_client: httpx.Client, gauge: str, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.patch(f"/entities/{gauge}/attrs/alert", json={"value": "warning"})
+    problem(response, 404, "ResourceNotFound")
 
 
-def test_replace_attribute_answers_204_and_drops_members_not_given(api: httpx.Client, gauge: str) -> None:
-    response = api.put(f"/entities/{gauge}/attrs/waterLevel", json={"type": "Property", "value": 2.0})
+def test_replace_attribute_answers_204_and_drops_members_not_given(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
+    response = tenant_client.put(
+        f"/entities/{gauge}/attrs/waterLevel", json={"type": "Property", "value": 2.0}
+    )
     assert response.status_code == 204, response.text
-    assert api.get(f"/entities/{gauge}").json()["waterLevel"] == {"type": "Property", "value": 2.0}
+    assert tenant_client.get(f"/entities/{gauge}").json()["waterLevel"] == {"type": "Property", "value": 2.0}
 
 
-def test_replace_missing_attribute_answers_404(api: httpx.Client, gauge: str) -> None:
-    response = api.put(f"/entities/{gauge}/attrs/alert", json={"type": "Property", "value": "x"})
-    assert_problem(response, 404, "ResourceNotFound")
+def test_replace_missing_attribute_answers_404(
+    tenant_client: httpx.Client, gauge: str, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.put(f"/entities/{gauge}/attrs/alert", json={"type": "Property", "value": "x"})
+    problem(response, 404, "ResourceNotFound")
 
 
-def test_delete_attribute_answers_204_then_404(api: httpx.Client, gauge: str) -> None:
-    assert api.delete(f"/entities/{gauge}/attrs/river").status_code == 204
-    assert "river" not in api.get(f"/entities/{gauge}").json()
-    assert_problem(api.delete(f"/entities/{gauge}/attrs/river"), 404, "ResourceNotFound")
+def test_delete_attribute_answers_204_then_404(
+    tenant_client: httpx.Client, gauge: str, problem: Callable[..., dict[str, Any]]
+) -> None:
+    assert tenant_client.delete(f"/entities/{gauge}/attrs/river").status_code == 204
+    assert "river" not in tenant_client.get(f"/entities/{gauge}").json()
+    problem(tenant_client.delete(f"/entities/{gauge}/attrs/river"), 404, "ResourceNotFound")
 
 
-def test_attribute_instances_are_kept_apart_by_dataset_id(api: httpx.Client, gauge: str) -> None:
+def test_attribute_instances_are_kept_apart_by_dataset_id(tenant_client: httpx.Client, gauge: str) -> None:
     fragment = {
         "waterLevel": [
             {"type": "Property", "value": 3.3, "datasetId": SENSOR_A},
             {"type": "Property", "value": 3.4, "datasetId": SENSOR_B},
         ]
     }
-    assert api.post(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
-    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    assert tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).status_code == 204
+    levels = instances(tenant_client.get(f"/entities/{gauge}").json(), "waterLevel")
     by_dataset = {item.get("datasetId"): item["value"] for item in levels}
     assert by_dataset == {None: 3.2, SENSOR_A: 3.3, SENSOR_B: 3.4}
 
 
-def test_delete_attribute_by_dataset_id_removes_only_that_instance(api: httpx.Client, gauge: str) -> None:
+def test_delete_attribute_by_dataset_id_removes_only_that_instance(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     fragment = {
         "waterLevel": [
             {"type": "Property", "value": 3.3, "datasetId": SENSOR_A},
             {"type": "Property", "value": 3.4, "datasetId": SENSOR_B},
         ]
     }
-    api.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
-    response = api.delete(f"/entities/{gauge}/attrs/waterLevel", params={"datasetId": SENSOR_A})
+    tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
+    response = tenant_client.delete(f"/entities/{gauge}/attrs/waterLevel", params={"datasetId": SENSOR_A})
     assert response.status_code == 204, response.text
-    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    levels = instances(tenant_client.get(f"/entities/{gauge}").json(), "waterLevel")
     assert sorted(str(item.get("datasetId")) for item in levels) == ["None", SENSOR_B]
 
 
-def test_delete_attribute_with_delete_all_removes_every_instance(api: httpx.Client, gauge: str) -> None:
+def test_delete_attribute_with_delete_all_removes_every_instance(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     fragment = {"waterLevel": {"type": "Property", "value": 3.3, "datasetId": SENSOR_A}}
-    api.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
-    response = api.delete(f"/entities/{gauge}/attrs/waterLevel", params={"deleteAll": "true"})
+    tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
+    response = tenant_client.delete(f"/entities/{gauge}/attrs/waterLevel", params={"deleteAll": "true"})
     assert response.status_code == 204, response.text
-    assert "waterLevel" not in api.get(f"/entities/{gauge}").json()
+    assert "waterLevel" not in tenant_client.get(f"/entities/{gauge}").json()
 
 
-def test_delete_attribute_without_dataset_id_keeps_other_instances(api: httpx.Client, gauge: str) -> None:
+def test_delete_attribute_without_dataset_id_keeps_other_instances(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     fragment = {"waterLevel": {"type": "Property", "value": 3.3, "datasetId": SENSOR_A}}
-    api.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
-    assert api.delete(f"/entities/{gauge}/attrs/waterLevel").status_code == 204
-    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
+    assert tenant_client.delete(f"/entities/{gauge}/attrs/waterLevel").status_code == 204
+    levels = instances(tenant_client.get(f"/entities/{gauge}").json(), "waterLevel")
     assert [(item.get("datasetId"), item["value"]) for item in levels] == [(SENSOR_A, 3.3)]
 
 
-def test_partial_update_with_dataset_id_changes_only_that_instance(api: httpx.Client, gauge: str) -> None:
+def test_partial_update_with_dataset_id_changes_only_that_instance(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     fragment = {"waterLevel": {"type": "Property", "value": 3.3, "datasetId": SENSOR_A}}
-    api.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
-    response = api.patch(f"/entities/{gauge}/attrs/waterLevel", json={"value": 9.9, "datasetId": SENSOR_A})
+    tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).raise_for_status()
+    response = tenant_client.patch(
+        f"/entities/{gauge}/attrs/waterLevel", json={"value": 9.9, "datasetId": SENSOR_A}
+    )
     assert response.status_code == 204, response.text
-    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    levels = instances(tenant_client.get(f"/entities/{gauge}").json(), "waterLevel")
     assert {item.get("datasetId"): item["value"] for item in levels} == {None: 3.2, SENSOR_A: 9.9}
 
 
-def test_append_with_an_existing_dataset_id_replaces_that_instance(api: httpx.Client, gauge: str) -> None:
+def test_append_with_an_existing_dataset_id_replaces_that_instance(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     first = {"waterLevel": {"type": "Property", "value": 3.3, "datasetId": SENSOR_A}}
-    api.post(f"/entities/{gauge}/attrs", json=first).raise_for_status()
+    tenant_client.post(f"/entities/{gauge}/attrs", json=first).raise_for_status()
     second = {"waterLevel": {"type": "Property", "value": 3.6, "datasetId": SENSOR_A}}
-    assert api.post(f"/entities/{gauge}/attrs", json=second).status_code == 204
-    levels = instances(api.get(f"/entities/{gauge}").json(), "waterLevel")
+    assert tenant_client.post(f"/entities/{gauge}/attrs", json=second).status_code == 204
+    levels = instances(tenant_client.get(f"/entities/{gauge}").json(), "waterLevel")
     assert {item.get("datasetId"): item["value"] for item in levels} == {None: 3.2, SENSOR_A: 3.6}
 
 
-def test_delete_of_a_missing_dataset_id_answers_404(api: httpx.Client, gauge: str) -> None:
-    response = api.delete(f"/entities/{gauge}/attrs/waterLevel", params={"datasetId": SENSOR_B})
-    assert_problem(response, 404, "ResourceNotFound")
-    assert api.get(f"/entities/{gauge}").json()["waterLevel"]["value"] == 3.2
+def test_delete_of_a_missing_dataset_id_answers_404(
+    tenant_client: httpx.Client, gauge: str, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.delete(f"/entities/{gauge}/attrs/waterLevel", params={"datasetId": SENSOR_B})
+    problem(response, 404, "ResourceNotFound")
+    assert tenant_client.get(f"/entities/{gauge}").json()["waterLevel"]["value"] == 3.2
 
 
-def test_concurrent_appends_of_different_attributes_are_all_kept(api: httpx.Client, gauge: str) -> None:
+def test_concurrent_appends_of_different_attributes_are_all_kept(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     def append(n: int) -> int:
         fragment = {f"reading{n}": {"type": "Property", "value": n}}
-        return api.post(f"/entities/{gauge}/attrs", json=fragment).status_code
+        return tenant_client.post(f"/entities/{gauge}/attrs", json=fragment).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(append, range(24)))
     assert set(codes) == {204}
-    body = api.get(f"/entities/{gauge}").json()
+    body = tenant_client.get(f"/entities/{gauge}").json()
     assert {key: body[key]["value"] for key in body if key.startswith("reading")} == {
         f"reading{n}": n for n in range(24)
     }

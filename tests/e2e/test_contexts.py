@@ -6,7 +6,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urljoin
@@ -53,192 +53,202 @@ def context_server() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
-
-
-def assert_problem(response: httpx.Response, status: int, kind: str) -> None:
-    """The response is a ProblemDetails of that NGSI-LD error kind, with that status."""
-    assert response.status_code == status, response.text
-    problem = response.json()
-    assert problem["type"] == ERRORS + kind, problem
-    assert problem["status"] == status, problem
-
-
 def gauge_in_user_terms(entity_id: str) -> dict[str, Any]:
     return {"id": entity_id, "type": "Gauge", "level": {"type": "Property", "value": 2.1}}
 
 
 def test_user_context_by_link_header_decides_term_expansion_and_compaction(
-    api: httpx.Client, context_server: str
+    tenant_client: httpx.Client, context_server: str
 ) -> None:
     user_context = link(f"{context_server}/hydrology.jsonld")
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
-    response = api.post("/entities", json=gauge_in_user_terms(entity_id), headers=user_context)
+    response = tenant_client.post("/entities", json=gauge_in_user_terms(entity_id), headers=user_context)
     assert response.status_code == 201, response.text
 
-    compact = api.get(f"/entities/{entity_id}", headers=user_context).json()
+    compact = tenant_client.get(f"/entities/{entity_id}", headers=user_context).json()
     assert compact["type"] == "Gauge"
     assert compact["level"]["value"] == 2.1
 
-    expanded = api.get(f"/entities/{entity_id}").json()
+    expanded = tenant_client.get(f"/entities/{entity_id}").json()
     assert expanded["type"] == HYDRO + "Gauge"
     assert expanded[HYDRO + "waterLevel"]["value"] == 2.1
     assert "level" not in expanded
 
 
-def test_query_terms_are_expanded_with_the_callers_context(api: httpx.Client, context_server: str) -> None:
+def test_query_terms_are_expanded_with_the_callers_context(
+    tenant_client: httpx.Client, context_server: str
+) -> None:
     user_context = link(f"{context_server}/hydrology.jsonld")
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
-    api.post("/entities", json=gauge_in_user_terms(entity_id), headers=user_context).raise_for_status()
+    tenant_client.post(
+        "/entities", json=gauge_in_user_terms(entity_id), headers=user_context
+    ).raise_for_status()
 
-    with_context = api.get("/entities", params={"type": "Gauge", "q": "level>2"}, headers=user_context)
+    with_context = tenant_client.get(
+        "/entities", params={"type": "Gauge", "q": "level>2"}, headers=user_context
+    )
     assert [entity["id"] for entity in with_context.json()] == [entity_id]
-    without_context = api.get("/entities", params={"type": "Gauge"})
+    without_context = tenant_client.get("/entities", params={"type": "Gauge"})
     assert without_context.status_code == 200, without_context.text
     assert without_context.json() == []  # "Gauge" now means the default-context IRI
-    by_full_iri = api.get("/entities", params={"type": HYDRO + "Gauge"})
+    by_full_iri = tenant_client.get("/entities", params={"type": HYDRO + "Gauge"})
     assert [entity["id"] for entity in by_full_iri.json()] == [entity_id]
 
 
 @pytest.mark.parametrize("version", ["1.3", "1.6", "1.8", "1.9"])
-def test_core_context_url_of_any_version_resolves_without_network(api: httpx.Client, version: str) -> None:
+def test_core_context_url_of_any_version_resolves_without_network(
+    tenant_client: httpx.Client, version: str
+) -> None:
     core = f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v{version}.jsonld"
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
     started = time.monotonic()
-    response = api.post("/entities", json=gauge_in_user_terms(entity_id), headers=link(core))
+    response = tenant_client.post("/entities", json=gauge_in_user_terms(entity_id), headers=link(core))
     assert response.status_code == 201, response.text
     assert time.monotonic() - started < 5
-    body = api.get(f"/entities/{entity_id}", headers=link(core)).json()
+    body = tenant_client.get(f"/entities/{entity_id}", headers=link(core)).json()
     assert body["type"] == "Gauge"
     assert body["level"]["value"] == 2.1
 
 
-def test_unreachable_context_answers_503_ld_context_not_available_quickly(api: httpx.Client) -> None:
+def test_unreachable_context_answers_503_ld_context_not_available_quickly(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
     started = time.monotonic()
-    response = api.post(
+    response = tenant_client.post(
         "/entities", json=gauge_in_user_terms(entity_id), headers=link(UNREACHABLE_CONTEXT), timeout=30.0
     )
     elapsed = time.monotonic() - started
-    assert_problem(response, 503, "LdContextNotAvailable")
+    problem(response, 503, "LdContextNotAvailable")
     assert elapsed < 5, f"took {elapsed:.1f} s"
 
 
-def test_unreachable_context_in_an_ld_json_body_answers_503(api: httpx.Client) -> None:
+def test_unreachable_context_in_an_ld_json_body_answers_503(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     entity = gauge_in_user_terms(f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}") | {
         "@context": UNREACHABLE_CONTEXT
     }
-    response = api.post(
+    response = tenant_client.post(
         "/entities", json=entity, headers={"Content-Type": "application/ld+json"}, timeout=30.0
     )
-    assert_problem(response, 503, "LdContextNotAvailable")
+    problem(response, 503, "LdContextNotAvailable")
 
 
-def test_context_can_be_added_served_listed_and_deleted(api: httpx.Client) -> None:
+def test_context_can_be_added_served_listed_and_deleted(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     document = {
         "@context": {
             "Plough": "https://example.org/winter/Plough",
             "speed": "https://example.org/winter/speed",
         }
     }
-    added = api.post("/jsonldContexts", json=document)
+    added = tenant_client.post("/jsonldContexts", json=document)
     assert added.status_code == 201, added.text
     location = added.headers["Location"]
     context_id = location.rstrip("/").rsplit("/", 1)[-1]
     assert "/ngsi-ld/v1/jsonldContexts/" in location
 
-    served = api.get(f"/jsonldContexts/{context_id}")
+    served = tenant_client.get(f"/jsonldContexts/{context_id}")
     assert served.status_code == 200, served.text
     assert served.json() == document
 
-    listed = api.get("/jsonldContexts")
+    listed = tenant_client.get("/jsonldContexts")
     assert listed.status_code == 200, listed.text
     assert any(url.endswith(context_id) for url in listed.json())
 
-    detailed = api.get("/jsonldContexts", params={"details": "true"})
+    detailed = tenant_client.get("/jsonldContexts", params={"details": "true"})
     assert detailed.status_code == 200, detailed.text
     mine = [item for item in detailed.json() if item["URL"].endswith(context_id)]
     assert [(item["localId"], item["kind"]) for item in mine] == [(context_id, "Hosted")]
 
-    assert api.delete(f"/jsonldContexts/{context_id}").status_code == 204
-    assert_problem(api.get(f"/jsonldContexts/{context_id}"), 404, "ResourceNotFound")
+    assert tenant_client.delete(f"/jsonldContexts/{context_id}").status_code == 204
+    problem(tenant_client.get(f"/jsonldContexts/{context_id}"), 404, "ResourceNotFound")
 
 
-def test_hosted_context_is_usable_by_its_url(api: httpx.Client) -> None:
-    added = api.post("/jsonldContexts", json=HYDRO_CONTEXT)
+def test_hosted_context_is_usable_by_its_url(tenant_client: httpx.Client) -> None:
+    added = tenant_client.post("/jsonldContexts", json=HYDRO_CONTEXT)
     assert added.status_code == 201, added.text
-    url = urljoin(str(api.base_url), added.headers["Location"])
+    url = urljoin(str(tenant_client.base_url), added.headers["Location"])
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
-    response = api.post("/entities", json=gauge_in_user_terms(entity_id), headers=link(url))
+    response = tenant_client.post("/entities", json=gauge_in_user_terms(entity_id), headers=link(url))
     assert response.status_code == 201, response.text
-    assert api.get(f"/entities/{entity_id}").json()["type"] == HYDRO + "Gauge"
+    assert tenant_client.get(f"/entities/{entity_id}").json()["type"] == HYDRO + "Gauge"
 
 
-def test_adding_a_document_without_context_answers_400(api: httpx.Client) -> None:
-    response = api.post("/jsonldContexts", json={"Gauge": HYDRO + "Gauge"})
+def test_adding_a_document_without_context_answers_400(tenant_client: httpx.Client) -> None:
+    response = tenant_client.post("/jsonldContexts", json={"Gauge": HYDRO + "Gauge"})
     assert response.status_code == 400, response.text
     assert response.json()["type"] in {ERRORS + "BadRequestData", ERRORS + "InvalidRequest"}
 
 
 def test_context_url_answering_404_answers_503_ld_context_not_available(
-    api: httpx.Client, context_server: str
+    tenant_client: httpx.Client, context_server: str, problem: Callable[..., dict[str, Any]]
 ) -> None:
     missing = link(f"{context_server}/no-such-context.jsonld")
-    response = api.post(
+    response = tenant_client.post(
         "/entities", json=gauge_in_user_terms(f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"), headers=missing
     )
-    assert_problem(response, 503, "LdContextNotAvailable")
+    problem(response, 503, "LdContextNotAvailable")
 
 
-def test_discovery_compacts_names_with_the_callers_context(api: httpx.Client, context_server: str) -> None:
+def test_discovery_compacts_names_with_the_callers_context(
+    tenant_client: httpx.Client, context_server: str
+) -> None:
     user_context = link(f"{context_server}/hydrology.jsonld")
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
-    api.post("/entities", json=gauge_in_user_terms(entity_id), headers=user_context).raise_for_status()
-    assert api.get("/types", headers=user_context).json()["typeList"] == ["Gauge"]
-    assert api.get("/types").json()["typeList"] == [HYDRO + "Gauge"]
-    assert api.get("/attributes", headers=user_context).json()["attributeList"] == ["level"]
-    info = api.get("/types/Gauge", headers=user_context)
+    tenant_client.post(
+        "/entities", json=gauge_in_user_terms(entity_id), headers=user_context
+    ).raise_for_status()
+    assert tenant_client.get("/types", headers=user_context).json()["typeList"] == ["Gauge"]
+    assert tenant_client.get("/types").json()["typeList"] == [HYDRO + "Gauge"]
+    assert tenant_client.get("/attributes", headers=user_context).json()["attributeList"] == ["level"]
+    info = tenant_client.get("/types/Gauge", headers=user_context)
     assert info.status_code == 200, info.text
     assert info.json()["entityCount"] == 1
 
 
-def test_response_names_the_context_it_was_compacted_with(api: httpx.Client, context_server: str) -> None:
+def test_response_names_the_context_it_was_compacted_with(
+    tenant_client: httpx.Client, context_server: str
+) -> None:
     context_url = f"{context_server}/hydrology.jsonld"
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
-    api.post("/entities", json=gauge_in_user_terms(entity_id), headers=link(context_url)).raise_for_status()
+    tenant_client.post(
+        "/entities", json=gauge_in_user_terms(entity_id), headers=link(context_url)
+    ).raise_for_status()
 
-    as_json = api.get(f"/entities/{entity_id}", headers=link(context_url))
+    as_json = tenant_client.get(f"/entities/{entity_id}", headers=link(context_url))
     assert as_json.status_code == 200, as_json.text
     assert as_json.headers["Link"].startswith(f"<{context_url}>")
 
-    as_ld = api.get(f"/entities/{entity_id}", headers=link(context_url) | {"Accept": "application/ld+json"})
+    as_ld = tenant_client.get(
+        f"/entities/{entity_id}", headers=link(context_url) | {"Accept": "application/ld+json"}
+    )
     context = as_ld.json()["@context"]
     assert context_url in (context if isinstance(context, list) else [context])
 
 
-def test_vocab_values_are_expanded_and_compacted_with_the_context(api: httpx.Client) -> None:
+def test_vocab_values_are_expanded_and_compacted_with_the_context(tenant_client: httpx.Client) -> None:
     document = {"@context": {"Gauge": HYDRO + "Gauge", "river": HYDRO + "river", "kind": HYDRO + "kind"}}
-    added = api.post("/jsonldContexts", json=document)
+    added = tenant_client.post("/jsonldContexts", json=document)
     assert added.status_code == 201, added.text
-    context = link(urljoin(str(api.base_url), added.headers["Location"]))
+    context = link(urljoin(str(tenant_client.base_url), added.headers["Location"]))
     entity_id = f"urn:ngsi-ld:Gauge:{uuid.uuid4().hex[:10]}"
     entity = {"id": entity_id, "type": "Gauge", "kind": {"type": "VocabProperty", "vocab": "river"}}
-    api.post("/entities", json=entity, headers=context).raise_for_status()
+    tenant_client.post("/entities", json=entity, headers=context).raise_for_status()
 
-    assert api.get(f"/entities/{entity_id}", headers=context).json()["kind"]["vocab"] == "river"
-    assert api.get(f"/entities/{entity_id}").json()[HYDRO + "kind"]["vocab"] == HYDRO + "river"
-    found = api.get("/entities", params={"type": "Gauge", "q": 'kind=="river"'}, headers=context)
+    assert tenant_client.get(f"/entities/{entity_id}", headers=context).json()["kind"]["vocab"] == "river"
+    assert tenant_client.get(f"/entities/{entity_id}").json()[HYDRO + "kind"]["vocab"] == HYDRO + "river"
+    found = tenant_client.get("/entities", params={"type": "Gauge", "q": 'kind=="river"'}, headers=context)
     assert [item["id"] for item in found.json()] == [entity_id]
 
 
-def test_hosted_context_is_served_to_any_json_ld_processor(api: httpx.Client, client: httpx.Client) -> None:
+def test_hosted_context_is_served_to_any_json_ld_processor(
+    tenant_client: httpx.Client, client: httpx.Client
+) -> None:
     # A JSON-LD processor dereferencing the URL sends no NGSILD-Tenant header; it must still get the document.
-    added = api.post("/jsonldContexts", json=HYDRO_CONTEXT)
+    added = tenant_client.post("/jsonldContexts", json=HYDRO_CONTEXT)
     assert added.status_code == 201, added.text
     served = client.get(urljoin(str(client.base_url), added.headers["Location"]))
     assert served.status_code == 200, served.text

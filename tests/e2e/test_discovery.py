@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -36,19 +34,11 @@ CITY_DATA: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
-
-
-@pytest.fixture
-def city(api: httpx.Client) -> httpx.Client:
+def city(tenant_client: httpx.Client) -> httpx.Client:
     """The tenant's client, with two gauges and a snow plough created."""
-    response = api.post("/entityOperations/create", json=CITY_DATA)
+    response = tenant_client.post("/entityOperations/create", json=CITY_DATA)
     assert response.status_code == 201, response.text
-    return api
+    return tenant_client
 
 
 def ok(response: httpx.Response) -> Any:

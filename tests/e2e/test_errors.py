@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,12 +16,10 @@ OVERSIZE_BYTES = 9 * 1024 * 1024
 
 
 @pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, holding one entity so the tenant exists."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        own.post("/entities", json=entity()).raise_for_status()
-        yield own
+def tenant_client(tenant_client: httpx.Client) -> httpx.Client:
+    """The tenant's client, holding one entity so the tenant exists."""
+    tenant_client.post("/entities", json=entity()).raise_for_status()
+    return tenant_client
 
 
 def entity(entity_id: str | None = None) -> dict[str, object]:
@@ -32,45 +30,56 @@ def entity(entity_id: str | None = None) -> dict[str, object]:
     }
 
 
-def assert_problem(response: httpx.Response, status: int, *kinds: str) -> None:
-    """The response is an RFC 9457 ProblemDetails of one of the NGSI-LD error kinds, with that status."""
-    assert response.status_code == status, response.text
-    assert "json" in response.headers.get("Content-Type", ""), response.headers
-    problem = response.json()
-    assert problem["type"] in {ERRORS + kind for kind in kinds}, problem
-    assert problem["status"] == status, problem
-    assert isinstance(problem["title"], str)
-    assert problem["title"]
+@pytest.fixture
+def problem(problem: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """The ProblemDetails check, here also requiring a JSON media type and a title (RFC 9457)."""
+
+    def check(response: httpx.Response, status: int, *kinds: str) -> dict[str, Any]:
+        body = problem(response, status, *kinds, titled=True)
+        assert "json" in response.headers.get("Content-Type", ""), response.headers
+        return body
+
+    return check
 
 
-def test_malformed_json_answers_400_invalid_request(api: httpx.Client) -> None:
-    response = api.post(
+def test_malformed_json_answers_400_invalid_request(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.post(
         "/entities",
         content=b'{"id": "urn:ngsi-ld:Sensor:1", "type": ',
         headers={"Content-Type": "application/json"},
     )
-    assert_problem(response, 400, "InvalidRequest")
+    problem(response, 400, "InvalidRequest")
 
 
-def test_body_that_is_not_an_object_answers_400(api: httpx.Client) -> None:
-    assert_problem(
-        api.post("/entities", json=["not", "an", "entity"]), 400, "InvalidRequest", "BadRequestData"
+def test_body_that_is_not_an_object_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    problem(
+        tenant_client.post("/entities", json=["not", "an", "entity"]), 400, "InvalidRequest", "BadRequestData"
     )
 
 
-def test_entity_id_that_is_not_a_uri_answers_400_bad_request_data(api: httpx.Client) -> None:
-    assert_problem(api.post("/entities", json=entity("not a uri")), 400, "BadRequestData")
+def test_entity_id_that_is_not_a_uri_answers_400_bad_request_data(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    problem(tenant_client.post("/entities", json=entity("not a uri")), 400, "BadRequestData")
 
 
-def test_entity_without_type_answers_400_bad_request_data(api: httpx.Client) -> None:
+def test_entity_without_type_answers_400_bad_request_data(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     body = entity()
     del body["type"]
-    assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
+    problem(tenant_client.post("/entities", json=body), 400, "BadRequestData")
 
 
-def test_attribute_without_value_answers_400_bad_request_data(api: httpx.Client) -> None:
+def test_attribute_without_value_answers_400_bad_request_data(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     body = entity() | {"humidity": {"type": "Property"}}
-    assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
+    problem(tenant_client.post("/entities", json=body), 400, "BadRequestData")
 
 
 _POLYGON_NOT_CLOSED = {"type": "Polygon", "coordinates": [[[141, 43], [142, 43], [142, 44]]]}
@@ -98,26 +107,35 @@ _POLYGON_NOT_CLOSED = {"type": "Polygon", "coordinates": [[[141, 43], [142, 43],
     ],
 )
 def test_invalid_attribute_answers_400_bad_request_data(
-    api: httpx.Client, attribute: dict[str, object]
+    tenant_client: httpx.Client, attribute: dict[str, object], problem: Callable[..., dict[str, Any]]
 ) -> None:
-    assert_problem(api.post("/entities", json=entity() | {"site": attribute}), 400, "BadRequestData")
+    problem(tenant_client.post("/entities", json=entity() | {"site": attribute}), 400, "BadRequestData")
 
 
-def test_path_id_that_is_not_a_uri_answers_400_bad_request_data(api: httpx.Client) -> None:
-    assert_problem(api.get("/entities/not-a-uri"), 400, "BadRequestData")
+def test_path_id_that_is_not_a_uri_answers_400_bad_request_data(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    problem(tenant_client.get("/entities/not-a-uri"), 400, "BadRequestData")
 
 
-def test_body_over_the_size_limit_answers_413(api: httpx.Client) -> None:
+def test_body_over_the_size_limit_answers_413(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     body = entity() | {"blob": {"type": "Property", "value": "x" * OVERSIZE_BYTES}}
-    assert_problem(api.post("/entities", json=body, timeout=60.0), 413, "PayloadTooLarge")
+    problem(tenant_client.post("/entities", json=body, timeout=60.0), 413, "PayloadTooLarge")
 
 
 @pytest.mark.parametrize(
     "q", ["temperature>>3", "temperature==", '(temperature==1"', "temperature==1;;", "=3"]
 )
-def test_bad_q_syntax_answers_400(api: httpx.Client, q: str) -> None:
-    assert_problem(
-        api.get("/entities", params={"type": "Sensor", "q": q}), 400, "BadRequestData", "InvalidRequest"
+def test_bad_q_syntax_answers_400(
+    tenant_client: httpx.Client, q: str, problem: Callable[..., dict[str, Any]]
+) -> None:
+    problem(
+        tenant_client.get("/entities", params={"type": "Sensor", "q": q}),
+        400,
+        "BadRequestData",
+        "InvalidRequest",
     )
 
 
@@ -140,60 +158,80 @@ def test_bad_q_syntax_answers_400(api: httpx.Client, q: str) -> None:
         "out-of-range",
     ],
 )
-def test_bad_geo_query_answers_400(api: httpx.Client, params: dict[str, str]) -> None:
-    response = api.get("/entities", params={"type": "Sensor", **params})
-    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+def test_bad_geo_query_answers_400(
+    tenant_client: httpx.Client, params: dict[str, str], problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.get("/entities", params={"type": "Sensor", **params})
+    problem(response, 400, "BadRequestData", "InvalidRequest")
 
 
-def test_bad_scope_query_answers_400(api: httpx.Client) -> None:
-    response = api.get("/entities", params={"type": "Sensor", "scopeQ": "no-leading-slash"})
-    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+def test_bad_scope_query_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.get("/entities", params={"type": "Sensor", "scopeQ": "no-leading-slash"})
+    problem(response, 400, "BadRequestData", "InvalidRequest")
 
 
-def test_bad_type_expression_answers_400(api: httpx.Client) -> None:
-    response = api.get("/entities", params={"type": "(Sensor|"})
-    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+def test_bad_type_expression_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.get("/entities", params={"type": "(Sensor|"})
+    problem(response, 400, "BadRequestData", "InvalidRequest")
 
 
 @pytest.mark.parametrize(
     "params", [{"limit": "-1"}, {"offset": "-1"}, {"limit": "ten"}], ids=["limit", "offset", "nan"]
 )
-def test_bad_paging_parameter_answers_400(api: httpx.Client, params: dict[str, str]) -> None:
-    response = api.get("/entities", params={"type": "Sensor", **params})
-    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+def test_bad_paging_parameter_answers_400(
+    tenant_client: httpx.Client, params: dict[str, str], problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.get("/entities", params={"type": "Sensor", **params})
+    problem(response, 400, "BadRequestData", "InvalidRequest")
 
 
-def test_limit_above_the_maximum_answers_403_too_many_results(api: httpx.Client) -> None:
-    response = api.get("/entities", params={"type": "Sensor", "limit": "1000000"})
-    assert_problem(response, 403, "TooManyResults")
+def test_limit_above_the_maximum_answers_403_too_many_results(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.get("/entities", params={"type": "Sensor", "limit": "1000000"})
+    problem(response, 403, "TooManyResults")
 
 
-def test_invalid_id_pattern_answers_400(api: httpx.Client) -> None:
-    assert_problem(
-        api.get("/entities", params={"idPattern": "(urn"}), 400, "BadRequestData", "InvalidRequest"
+def test_invalid_id_pattern_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    problem(
+        tenant_client.get("/entities", params={"idPattern": "(urn"}), 400, "BadRequestData", "InvalidRequest"
     )
 
 
-def test_unsupported_content_type_answers_415(api: httpx.Client) -> None:
-    response = api.post(
+def test_unsupported_content_type_answers_415(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.post(
         "/entities", content=b"id=urn:ngsi-ld:Sensor:1", headers={"Content-Type": "text/plain"}
     )
-    assert_problem(response, 415, "UnsupportedMediaType")
+    problem(response, 415, "UnsupportedMediaType")
 
 
-def test_unacceptable_accept_answers_406(api: httpx.Client) -> None:
-    response = api.get("/entities", params={"type": "Sensor"}, headers={"Accept": "text/html"})
-    assert_problem(response, 406, "NotAcceptable")
+def test_unacceptable_accept_answers_406(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.get("/entities", params={"type": "Sensor"}, headers={"Accept": "text/html"})
+    problem(response, 406, "NotAcceptable")
 
 
-def test_context_inside_an_application_json_body_answers_400(api: httpx.Client) -> None:
+def test_context_inside_an_application_json_body_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     body = entity() | {"@context": CORE_CONTEXT}
-    assert_problem(api.post("/entities", json=body), 400, "BadRequestData")
+    problem(tenant_client.post("/entities", json=body), 400, "BadRequestData")
 
 
-def test_ld_json_body_without_context_answers_400(api: httpx.Client) -> None:
-    response = api.post("/entities", json=entity(), headers={"Content-Type": "application/ld+json"})
-    assert_problem(response, 400, "BadRequestData")
+def test_ld_json_body_without_context_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
+    response = tenant_client.post("/entities", json=entity(), headers={"Content-Type": "application/ld+json"})
+    problem(response, 400, "BadRequestData")
 
 
 _DEEP = "[" * 5000 + "]" * 5000
@@ -238,9 +276,9 @@ _HOSTILE_REQUESTS = [
 
 @pytest.mark.parametrize(("method", "path", "request_args"), _HOSTILE_REQUESTS)
 def test_hostile_input_never_causes_a_server_error(
-    api: httpx.Client, method: str, path: str, request_args: dict[str, Any]
+    tenant_client: httpx.Client, method: str, path: str, request_args: dict[str, Any]
 ) -> None:
-    response = api.request(method, path, **request_args)
+    response = tenant_client.request(method, path, **request_args)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         problem = response.json()
@@ -248,12 +286,14 @@ def test_hostile_input_never_causes_a_server_error(
         assert problem["status"] == response.status_code, problem
 
 
-def test_link_header_with_an_ld_json_body_answers_400(api: httpx.Client) -> None:
+def test_link_header_with_an_ld_json_body_answers_400(
+    tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]
+) -> None:
     # Clause 6.3.5: the @context comes from the body for application/ld+json, from Link for application/json;
     # mixing both is an error.
     headers = {
         "Content-Type": "application/ld+json",
         "Link": f'<{CORE_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"',
     }
-    response = api.post("/entities", json=entity() | {"@context": CORE_CONTEXT}, headers=headers)
-    assert_problem(response, 400, "BadRequestData", "InvalidRequest")
+    response = tenant_client.post("/entities", json=entity() | {"@context": CORE_CONTEXT}, headers=headers)
+    problem(response, 400, "BadRequestData", "InvalidRequest")

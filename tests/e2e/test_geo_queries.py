@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -53,19 +51,11 @@ PLACES: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
-
-
-@pytest.fixture
-def city(api: httpx.Client) -> httpx.Client:
+def city(tenant_client: httpx.Client) -> httpx.Client:
     """The tenant's client, with Sapporo and Otaru places created."""
-    response = api.post("/entityOperations/create", json=PLACES)
+    response = tenant_client.post("/entityOperations/create", json=PLACES)
     assert response.status_code == 201, response.text
-    return api
+    return tenant_client
 
 
 def geo_params(georel: str, geometry: str, coordinates: Any) -> dict[str, str]:
@@ -73,11 +63,13 @@ def geo_params(georel: str, geometry: str, coordinates: Any) -> dict[str, str]:
     return {"georel": georel, "geometry": geometry, "coordinates": json.dumps(coordinates)}
 
 
-def geo_found(api: httpx.Client, georel: str, geometry: str, coordinates: Any, **params: str) -> set[str]:
+def geo_found(
+    tenant_client: httpx.Client, georel: str, geometry: str, coordinates: Any, **params: str
+) -> set[str]:
     """The ids a GET /entities geo-query returns."""
     query = geo_params(georel, geometry, coordinates) | params
     query.setdefault("type", "Landmark,Park,Railway,BusStops")
-    response = api.get("/entities", params=query)
+    response = tenant_client.get("/entities", params=query)
     assert response.status_code == 200, f"{query}: {response.text}"
     return {entity["id"] for entity in response.json()}
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 METER = "urn:ngsi-ld:Meter:"
-
-
-@pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
 
 
 def meters(count: int) -> list[dict[str, Any]]:
@@ -29,11 +19,11 @@ def meters(count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def twelve(api: httpx.Client) -> httpx.Client:
+def twelve(tenant_client: httpx.Client) -> httpx.Client:
     """The tenant's client, with twelve meters created."""
-    response = api.post("/entityOperations/create", json=meters(12))
+    response = tenant_client.post("/entityOperations/create", json=meters(12))
     assert response.status_code == 201, response.text
-    return api
+    return tenant_client
 
 
 def test_count_reports_the_total_in_the_results_count_header(twelve: httpx.Client) -> None:
@@ -56,13 +46,13 @@ def test_results_count_header_is_absent_without_count(twelve: httpx.Client) -> N
     assert "NGSILD-Results-Count" not in response.headers
 
 
-def test_paging_with_limit_and_offset_neither_duplicates_nor_skips(api: httpx.Client) -> None:
+def test_paging_with_limit_and_offset_neither_duplicates_nor_skips(tenant_client: httpx.Client) -> None:
     created = meters(55)
-    api.post("/entityOperations/create", json=created).raise_for_status()
+    tenant_client.post("/entityOperations/create", json=created).raise_for_status()
     seen: list[str] = []
     for offset in range(0, 60, 10):
         params = {"type": "Meter", "limit": "10", "offset": str(offset), "count": "true"}
-        response = api.get("/entities", params=params)
+        response = tenant_client.get("/entities", params=params)
         assert response.status_code == 200, response.text
         assert response.headers["NGSILD-Results-Count"] == "55"
         page = [entity["id"] for entity in response.json()]
@@ -70,16 +60,16 @@ def test_paging_with_limit_and_offset_neither_duplicates_nor_skips(api: httpx.Cl
         seen.extend(page)
     assert len(seen) == len(set(seen)) == 55
     assert set(seen) == {meter["id"] for meter in created}
-    past_the_end = api.get("/entities", params={"type": "Meter", "limit": "10", "offset": "60"})
+    past_the_end = tenant_client.get("/entities", params={"type": "Meter", "limit": "10", "offset": "60"})
     assert past_the_end.json() == []
 
 
-def test_paging_through_filtered_results_fills_every_page(api: httpx.Client) -> None:
-    api.post("/entityOperations/create", json=meters(40)).raise_for_status()
+def test_paging_through_filtered_results_fills_every_page(tenant_client: httpx.Client) -> None:
+    tenant_client.post("/entityOperations/create", json=meters(40)).raise_for_status()
     seen: list[str] = []
     for offset in range(0, 20, 6):
         params = {"type": "Meter", "q": "even==true", "limit": "6", "offset": str(offset), "count": "true"}
-        response = api.get("/entities", params=params)
+        response = tenant_client.get("/entities", params=params)
         assert response.status_code == 200, response.text
         assert response.headers["NGSILD-Results-Count"] == "20"
         page = [entity["id"] for entity in response.json()]

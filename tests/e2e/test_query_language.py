@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,14 +10,6 @@ import pytest
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 GAUGE = "urn:ngsi-ld:WaterLevelGauge:"
 SAPPORO_CITY = "urn:ngsi-ld:Organization:sapporo"
-
-
-@pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
 
 
 def _gauge(key: str, level: float, observed: str, river: str, alert: str, **attrs: Any) -> dict[str, Any]:
@@ -99,16 +89,16 @@ R1, C1 = "urn:ngsi-ld:RainGauge:r1", "urn:ngsi-ld:Camera:c1"
 
 
 @pytest.fixture
-def city(api: httpx.Client) -> httpx.Client:
+def city(tenant_client: httpx.Client) -> httpx.Client:
     """The tenant's client, with the city's gauges, rain gauge and camera created."""
-    response = api.post("/entityOperations/create", json=CITY_DATA)
+    response = tenant_client.post("/entityOperations/create", json=CITY_DATA)
     assert response.status_code == 201, response.text
-    return api
+    return tenant_client
 
 
-def found(api: httpx.Client, **params: str) -> set[str]:
+def found(tenant_client: httpx.Client, **params: str) -> set[str]:
     """The ids a GET /entities query returns."""
-    response = api.get("/entities", params=params)
+    response = tenant_client.get("/entities", params=params)
     assert response.status_code == 200, f"{params}: {response.text}"
     return {entity["id"] for entity in response.json()}
 
@@ -260,7 +250,7 @@ def test_post_query_selects_like_the_get_binding(city: httpx.Client) -> None:
 
 
 @pytest.fixture
-def survey(api: httpx.Client) -> httpx.Client:
+def survey(tenant_client: httpx.Client) -> httpx.Client:
     """The tenant's client, with one river survey holding list, vocab, language and DateTime values."""
     survey = {
         "id": "urn:ngsi-ld:RiverSurvey:s1",
@@ -273,9 +263,9 @@ def survey(api: httpx.Client) -> httpx.Client:
         "surveyedAt": {"type": "Property", "value": {"@type": "DateTime", "@value": "2026-05-01T09:00:00Z"}},
         "flow": {"type": "Property", "value": 120, "unitCode": "MQS"},
     }
-    response = api.post("/entities", json=survey)
+    response = tenant_client.post("/entities", json=survey)
     assert response.status_code == 201, response.text
-    return api
+    return tenant_client
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -48,18 +47,10 @@ EVERY_KIND: dict[str, Any] = {
 
 
 @pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own, so no other test sees its data."""
-    headers = {"NGSILD-Tenant": f"e2e-{uuid.uuid4().hex[:12]}"}
-    with httpx.Client(base_url=client.base_url, headers=headers, timeout=15.0) as own:
-        yield own
-
-
-@pytest.fixture
-def gauge(api: httpx.Client) -> str:
+def gauge(tenant_client: httpx.Client) -> str:
     """Create a gauge carrying every attribute kind and return its id."""
     entity_id = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
-    response = api.post("/entities", json={"id": entity_id, **EVERY_KIND})
+    response = tenant_client.post("/entities", json={"id": entity_id, **EVERY_KIND})
     assert response.status_code == 201, response.text
     return entity_id
 
@@ -77,16 +68,18 @@ def instants(document: Any) -> Any:
 
 
 @pytest.mark.parametrize("attribute", sorted(set(EVERY_KIND) - {"type"}))
-def test_attribute_kind_round_trips_in_normalized_form(api: httpx.Client, gauge: str, attribute: str) -> None:
-    response = api.get(f"/entities/{gauge}")
+def test_attribute_kind_round_trips_in_normalized_form(
+    tenant_client: httpx.Client, gauge: str, attribute: str
+) -> None:
+    response = tenant_client.get(f"/entities/{gauge}")
     assert response.status_code == 200, response.text
     assert instants(response.json()[attribute]) == instants(EVERY_KIND[attribute])
 
 
-def test_explicit_normalized_format_equals_the_default(api: httpx.Client, gauge: str) -> None:
-    default = api.get(f"/entities/{gauge}").json()
-    assert api.get(f"/entities/{gauge}", params={"format": "normalized"}).json() == default
-    assert api.get(f"/entities/{gauge}", params={"options": "normalized"}).json() == default
+def test_explicit_normalized_format_equals_the_default(tenant_client: httpx.Client, gauge: str) -> None:
+    default = tenant_client.get(f"/entities/{gauge}").json()
+    assert tenant_client.get(f"/entities/{gauge}", params={"format": "normalized"}).json() == default
+    assert tenant_client.get(f"/entities/{gauge}", params={"options": "normalized"}).json() == default
 
 
 @pytest.mark.parametrize(
@@ -98,8 +91,10 @@ def test_explicit_normalized_format_equals_the_default(api: httpx.Client, gauge:
         "format-simplified",
     ],  # "simplified" is the spec's other name (annex C examples)
 )
-def test_key_values_gives_bare_values(api: httpx.Client, gauge: str, params: dict[str, str]) -> None:
-    response = api.get(f"/entities/{gauge}", params=params)
+def test_key_values_gives_bare_values(
+    tenant_client: httpx.Client, gauge: str, params: dict[str, str]
+) -> None:
+    response = tenant_client.get(f"/entities/{gauge}", params=params)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["id"] == gauge
@@ -111,12 +106,12 @@ def test_key_values_gives_bare_values(api: httpx.Client, gauge: str, params: dic
 
 @pytest.mark.parametrize("params", [{"options": "concise"}, {"format": "concise"}], ids=["options", "format"])
 def test_concise_drops_types_and_keeps_metadata(
-    api: httpx.Client, gauge: str, params: dict[str, str]
+    tenant_client: httpx.Client, gauge: str, params: dict[str, str]
 ) -> None:
-    api.post(
+    tenant_client.post(
         f"/entities/{gauge}/attrs", json={"river": {"type": "Property", "value": "Toyohira"}}
     ).raise_for_status()
-    response = api.get(f"/entities/{gauge}", params=params)
+    response = tenant_client.get(f"/entities/{gauge}", params=params)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["river"] == "Toyohira"
@@ -138,7 +133,7 @@ def test_concise_drops_types_and_keeps_metadata(
     }
 
 
-def test_concise_input_is_accepted_and_stored_normalized(api: httpx.Client) -> None:
+def test_concise_input_is_accepted_and_stored_normalized(tenant_client: httpx.Client) -> None:
     entity_id = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
     concise = {
         "id": entity_id,
@@ -147,20 +142,20 @@ def test_concise_input_is_accepted_and_stored_normalized(api: httpx.Client) -> N
         "waterLevel": {"value": 3.2, "unitCode": "MTR"},
         "managedBy": {"object": CITY},
     }
-    assert api.post("/entities", json=concise).status_code == 201
-    body = api.get(f"/entities/{entity_id}").json()
+    assert tenant_client.post("/entities", json=concise).status_code == 201
+    body = tenant_client.get(f"/entities/{entity_id}").json()
     assert body["river"] == {"type": "Property", "value": "Toyohira"}
     assert body["waterLevel"] == {"type": "Property", "value": 3.2, "unitCode": "MTR"}
     assert body["managedBy"] == {"type": "Relationship", "object": CITY}
 
 
-def test_sys_attrs_adds_created_and_modified_timestamps(api: httpx.Client, gauge: str) -> None:
-    plain = api.get(f"/entities/{gauge}").json()
+def test_sys_attrs_adds_created_and_modified_timestamps(tenant_client: httpx.Client, gauge: str) -> None:
+    plain = tenant_client.get(f"/entities/{gauge}").json()
     assert "createdAt" not in plain
     assert "modifiedAt" not in plain
     assert "createdAt" not in plain["managedBy"]
-    api.patch(f"/entities/{gauge}/attrs/readings", json={"valueList": [4.0]}).raise_for_status()
-    body = api.get(f"/entities/{gauge}", params={"options": "sysAttrs"}).json()
+    tenant_client.patch(f"/entities/{gauge}/attrs/readings", json={"valueList": [4.0]}).raise_for_status()
+    body = tenant_client.get(f"/entities/{gauge}", params={"options": "sysAttrs"}).json()
     created, modified = (datetime.fromisoformat(body[key]) for key in ("createdAt", "modifiedAt"))
     assert created.tzinfo is not None
     assert modified > created
@@ -169,8 +164,8 @@ def test_sys_attrs_adds_created_and_modified_timestamps(api: httpx.Client, gauge
     assert body["managedBy"]["createdAt"] == body["managedBy"]["modifiedAt"]
 
 
-def test_accept_ld_json_puts_the_context_in_the_body(api: httpx.Client, gauge: str) -> None:
-    response = api.get(f"/entities/{gauge}", headers={"Accept": "application/ld+json"})
+def test_accept_ld_json_puts_the_context_in_the_body(tenant_client: httpx.Client, gauge: str) -> None:
+    response = tenant_client.get(f"/entities/{gauge}", headers={"Accept": "application/ld+json"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/ld+json")
     body = response.json()
@@ -178,8 +173,8 @@ def test_accept_ld_json_puts_the_context_in_the_body(api: httpx.Client, gauge: s
     assert body["waterLevel"]["value"] == 3.2
 
 
-def test_accept_json_sends_the_context_as_a_link_header(api: httpx.Client, gauge: str) -> None:
-    response = api.get(f"/entities/{gauge}", headers={"Accept": "application/json"})
+def test_accept_json_sends_the_context_as_a_link_header(tenant_client: httpx.Client, gauge: str) -> None:
+    response = tenant_client.get(f"/entities/{gauge}", headers={"Accept": "application/json"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/json")
     assert "@context" not in response.json()
@@ -188,7 +183,7 @@ def test_accept_json_sends_the_context_as_a_link_header(api: httpx.Client, gauge
     assert link.lstrip().startswith("<http")
 
 
-def test_ld_json_body_with_inline_context_expands_terms_with_it(api: httpx.Client) -> None:
+def test_ld_json_body_with_inline_context_expands_terms_with_it(tenant_client: httpx.Client) -> None:
     entity_id = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
     entity = {
         "id": entity_id,
@@ -196,15 +191,15 @@ def test_ld_json_body_with_inline_context_expands_terms_with_it(api: httpx.Clien
         "depth": {"type": "Property", "value": 7.5},
         "@context": [{"depth": "https://example.org/hydrology/depth"}, CORE_CONTEXT],
     }
-    response = api.post("/entities", json=entity, headers={"Content-Type": "application/ld+json"})
+    response = tenant_client.post("/entities", json=entity, headers={"Content-Type": "application/ld+json"})
     assert response.status_code == 201, response.text
-    body = api.get(f"/entities/{entity_id}").json()
+    body = tenant_client.get(f"/entities/{entity_id}").json()
     assert body["https://example.org/hydrology/depth"] == {"type": "Property", "value": 7.5}
     assert "depth" not in body
 
 
-def test_geo_json_single_entity_is_a_feature(api: httpx.Client, gauge: str) -> None:
-    response = api.get(f"/entities/{gauge}", headers={"Accept": "application/geo+json"})
+def test_geo_json_single_entity_is_a_feature(tenant_client: httpx.Client, gauge: str) -> None:
+    response = tenant_client.get(f"/entities/{gauge}", headers={"Accept": "application/geo+json"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/geo+json")
     feature = response.json()
@@ -215,10 +210,10 @@ def test_geo_json_single_entity_is_a_feature(api: httpx.Client, gauge: str) -> N
     assert feature["properties"]["waterLevel"]["value"] == 3.2
 
 
-def test_geo_json_query_is_a_feature_collection(api: httpx.Client, gauge: str) -> None:
+def test_geo_json_query_is_a_feature_collection(tenant_client: httpx.Client, gauge: str) -> None:
     other = copy.deepcopy(EVERY_KIND) | {"id": f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"}
-    api.post("/entities", json=other).raise_for_status()
-    response = api.get(
+    tenant_client.post("/entities", json=other).raise_for_status()
+    response = tenant_client.get(
         "/entities", params={"type": "WaterLevelGauge"}, headers={"Accept": "application/geo+json"}
     )
     assert response.status_code == 200, response.text
@@ -228,15 +223,17 @@ def test_geo_json_query_is_a_feature_collection(api: httpx.Client, gauge: str) -
     assert all(feature["type"] == "Feature" for feature in collection["features"])
 
 
-def test_geo_json_geometry_property_picks_another_geo_property(api: httpx.Client, gauge: str) -> None:
+def test_geo_json_geometry_property_picks_another_geo_property(
+    tenant_client: httpx.Client, gauge: str
+) -> None:
     area = {
         "type": "Polygon",
         "coordinates": [[[141.35, 43.04], [141.36, 43.04], [141.36, 43.05], [141.35, 43.04]]],
     }
-    api.post(
+    tenant_client.post(
         f"/entities/{gauge}/attrs", json={"catchment": {"type": "GeoProperty", "value": area}}
     ).raise_for_status()
-    response = api.get(
+    response = tenant_client.get(
         f"/entities/{gauge}",
         params={"geometryProperty": "catchment"},
         headers={"Accept": "application/geo+json"},
@@ -245,15 +242,15 @@ def test_geo_json_geometry_property_picks_another_geo_property(api: httpx.Client
     assert response.json()["geometry"] == area
 
 
-def test_geo_json_key_values_has_bare_properties(api: httpx.Client, gauge: str) -> None:
-    response = api.get(
+def test_geo_json_key_values_has_bare_properties(tenant_client: httpx.Client, gauge: str) -> None:
+    response = tenant_client.get(
         f"/entities/{gauge}", params={"options": "keyValues"}, headers={"Accept": "application/geo+json"}
     )
     assert response.status_code == 200, response.text
     assert response.json()["properties"]["waterLevel"] == 3.2
 
 
-def test_system_attributes_in_the_input_are_ignored(api: httpx.Client) -> None:
+def test_system_attributes_in_the_input_are_ignored(tenant_client: httpx.Client) -> None:
     entity_id = f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}"
     entity = {
         "id": entity_id,
@@ -261,8 +258,8 @@ def test_system_attributes_in_the_input_are_ignored(api: httpx.Client) -> None:
         "createdAt": "1999-01-01T00:00:00Z",
         "waterLevel": {"type": "Property", "value": 1.0, "modifiedAt": "1999-01-01T00:00:00Z"},
     }
-    assert api.post("/entities", json=entity).status_code == 201
-    body = api.get(f"/entities/{entity_id}", params={"options": "sysAttrs"}).json()
+    assert tenant_client.post("/entities", json=entity).status_code == 201
+    body = tenant_client.get(f"/entities/{entity_id}", params={"options": "sysAttrs"}).json()
     assert datetime.fromisoformat(body["createdAt"]).year > 1999
     assert datetime.fromisoformat(body["waterLevel"]["modifiedAt"]).year > 1999
 
@@ -279,16 +276,16 @@ def test_system_attributes_in_the_input_are_ignored(api: httpx.Client) -> None:
     ids=["any", "any-application", "json-preferred", "ld-json-preferred", "geo-json-acceptable"],
 )
 def test_accept_header_negotiates_by_preference(
-    api: httpx.Client, gauge: str, accept: str, media_type: str
+    tenant_client: httpx.Client, gauge: str, accept: str, media_type: str
 ) -> None:
-    response = api.get(f"/entities/{gauge}", headers={"Accept": accept})
+    response = tenant_client.get(f"/entities/{gauge}", headers={"Accept": accept})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].split(";")[0].strip() == media_type
 
 
-def test_content_type_parameters_such_as_charset_are_accepted(api: httpx.Client) -> None:
+def test_content_type_parameters_such_as_charset_are_accepted(tenant_client: httpx.Client) -> None:
     entity = {"id": f"urn:ngsi-ld:WaterLevelGauge:{uuid.uuid4().hex[:10]}", "type": "WaterLevelGauge"}
-    response = api.post(
+    response = tenant_client.post(
         "/entities",
         content=json.dumps(entity).encode(),
         headers={"Content-Type": "application/json; charset=utf-8"},
@@ -296,7 +293,9 @@ def test_content_type_parameters_such_as_charset_are_accepted(api: httpx.Client)
     assert response.status_code == 201, response.text
 
 
-def test_format_takes_precedence_over_options(api: httpx.Client, gauge: str) -> None:
-    response = api.get(f"/entities/{gauge}", params={"format": "normalized", "options": "keyValues"})
+def test_format_takes_precedence_over_options(tenant_client: httpx.Client, gauge: str) -> None:
+    response = tenant_client.get(
+        f"/entities/{gauge}", params={"format": "normalized", "options": "keyValues"}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["waterLevel"]["value"] == 3.2

@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 TENANT = "NGSILD-Tenant"
-
-
-@pytest.fixture
-def api(client: httpx.Client) -> Iterator[httpx.Client]:
-    """An HTTP client bound to a tenant of its own."""
-    tenant = f"e2e-{uuid.uuid4().hex[:12]}"
-    with httpx.Client(base_url=client.base_url, headers={TENANT: tenant}, timeout=15.0) as own:
-        yield own
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -67,15 +57,10 @@ def subscription(uri: str, **members: Any) -> dict[str, Any]:
     return doc
 
 
-def assert_problem(response: httpx.Response, status: int, kind: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    problem = response.json()
-    assert problem["type"] == ERRORS + kind and problem["status"] == status, problem
-    return dict(problem)
-
-
-def test_subscription_crud(api: httpx.Client) -> None:
-    created = api.post("/subscriptions", json=subscription("https://hooks.example.org/n", q="waterLevel>3"))
+def test_subscription_crud(tenant_client: httpx.Client, problem: Callable[..., dict[str, Any]]) -> None:
+    created = tenant_client.post(
+        "/subscriptions", json=subscription("https://hooks.example.org/n", q="waterLevel>3")
+    )
     assert created.status_code == 201, created.text
     location = created.headers["Location"]
     sub_id = location.rsplit("/", 1)[1]
@@ -83,7 +68,7 @@ def test_subscription_crud(api: httpx.Client) -> None:
         "urn:ngsi-ld:Subscription:"
     )
 
-    got = api.get(f"/subscriptions/{sub_id}")
+    got = tenant_client.get(f"/subscriptions/{sub_id}")
     assert got.status_code == 200, got.text
     doc = got.json()
     assert doc["id"] == sub_id and doc["type"] == "Subscription"
@@ -92,20 +77,22 @@ def test_subscription_crud(api: httpx.Client) -> None:
     assert doc["notification"]["endpoint"]["uri"] == "https://hooks.example.org/n"
     assert doc["notification"]["timesSent"] == 0
 
-    patched = api.patch(f"/subscriptions/{sub_id}", json={"isActive": False, "throttling": 30})
+    patched = tenant_client.patch(f"/subscriptions/{sub_id}", json={"isActive": False, "throttling": 30})
     assert patched.status_code == 204, patched.text
-    doc = api.get(f"/subscriptions/{sub_id}").json()
+    doc = tenant_client.get(f"/subscriptions/{sub_id}").json()
     assert doc["status"] == "paused" and doc["throttling"] == 30
 
-    listed = api.get("/subscriptions", params={"count": "true"})
+    listed = tenant_client.get("/subscriptions", params={"count": "true"})
     assert listed.status_code == 200 and [s["id"] for s in listed.json()] == [sub_id]
     assert listed.headers["NGSILD-Results-Count"] == "1"
 
-    assert_problem(
-        api.post("/subscriptions", json=subscription("https://h.example/", id=sub_id)), 409, "AlreadyExists"
+    problem(
+        tenant_client.post("/subscriptions", json=subscription("https://h.example/", id=sub_id)),
+        409,
+        "AlreadyExists",
     )
-    assert api.delete(f"/subscriptions/{sub_id}").status_code == 204
-    assert_problem(api.get(f"/subscriptions/{sub_id}"), 404, "ResourceNotFound")
+    assert tenant_client.delete(f"/subscriptions/{sub_id}").status_code == 204
+    problem(tenant_client.get(f"/subscriptions/{sub_id}"), 404, "ResourceNotFound")
 
 
 @pytest.mark.parametrize(
@@ -117,18 +104,24 @@ def test_subscription_crud(api: httpx.Client) -> None:
         {"timeInterval": 5},
     ],
 )
-def test_invalid_subscription_is_400(api: httpx.Client, members: dict[str, Any]) -> None:
-    problem = assert_problem(
-        api.post("/subscriptions", json=subscription("https://h.example/", **members)), 400, "BadRequestData"
+def test_invalid_subscription_is_400(
+    tenant_client: httpx.Client, members: dict[str, Any], problem: Callable[..., dict[str, Any]]
+) -> None:
+    refused = problem(
+        tenant_client.post("/subscriptions", json=subscription("https://h.example/", **members)),
+        400,
+        "BadRequestData",
     )
-    assert problem["detail"]
+    assert refused["detail"]
 
 
 def test_webhook_receives_notification_after_update(
-    api: httpx.Client, webhook: tuple[str, list[tuple[dict[str, str], Any]]]
+    tenant_client: httpx.Client, webhook: tuple[str, list[tuple[dict[str, str], Any]]]
 ) -> None:
     url, received = webhook
-    created = api.post("/subscriptions", json=subscription(url, notificationTrigger=["attributeUpdated"]))
+    created = tenant_client.post(
+        "/subscriptions", json=subscription(url, notificationTrigger=["attributeUpdated"])
+    )
     assert created.status_code == 201, created.text
     sub_id = created.headers["Location"].rsplit("/", 1)[1]
     gauge = {
@@ -137,9 +130,9 @@ def test_webhook_receives_notification_after_update(
         "waterLevel": {"type": "Property", "value": 3.2, "unitCode": "MTR"},
         "battery": {"type": "Property", "value": 80},
     }
-    assert api.post("/entities", json=gauge).status_code == 201
+    assert tenant_client.post("/entities", json=gauge).status_code == 201
     update = {"waterLevel": {"type": "Property", "value": 4.1, "unitCode": "MTR"}}
-    assert api.patch(f"/entities/{gauge['id']}/attrs", json=update).status_code == 204
+    assert tenant_client.patch(f"/entities/{gauge['id']}/attrs", json=update).status_code == 204
 
     deadline = time.monotonic() + 30  # the notifier sees a new tenant within its refresh period (5 s)
     while not received and time.monotonic() < deadline:
@@ -155,13 +148,13 @@ def test_webhook_receives_notification_after_update(
             "waterLevel": {"type": "Property", "value": 4.1, "unitCode": "MTR"},
         }
     ]
-    assert {k.lower(): v for k, v in headers.items()}["ngsild-tenant"] == api.headers[TENANT]
+    assert {k.lower(): v for k, v in headers.items()}["ngsild-tenant"] == tenant_client.headers[TENANT]
     time.sleep(0.5)
     assert len(received) == 1  # the creation was not an attributeUpdated: one notification only
 
-    status = api.get(f"/subscriptions/{sub_id}").json()["notification"]
+    status = tenant_client.get(f"/subscriptions/{sub_id}").json()["notification"]
     deadline = time.monotonic() + 10
     while status["timesSent"] != 1 and time.monotonic() < deadline:
         time.sleep(0.1)
-        status = api.get(f"/subscriptions/{sub_id}").json()["notification"]
+        status = tenant_client.get(f"/subscriptions/{sub_id}").json()["notification"]
     assert status["timesSent"] == 1 and status["status"] == "ok"
