@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import pytest
@@ -105,9 +106,16 @@ async def _gateway(broker: str, identity: str, default_tenant: str) -> AsyncIter
             await process.wait()
 
 
+def _own_database(redis_url: str) -> str:
+    """This module's own logical Redis database. Identity keeps platform-wide records (signing keys, the
+    bootstrap admin): other tests' identity services, with other secrets, must not share them."""
+    return urlunsplit(urlsplit(redis_url)._replace(path="/9"))
+
+
 @asynccontextmanager
 async def _services(redis_url: str, default_tenant: str) -> AsyncIterator[tuple[str, str]]:
     """A broker and an identity service on free ports; yields their addresses."""
+    redis_url = _own_database(redis_url)
     broker = build_broker(
         BrokerSettings.from_env(
             environ={
