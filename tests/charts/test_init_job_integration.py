@@ -109,7 +109,7 @@ async def _gateway(broker: str, identity: str, default_tenant: str) -> AsyncIter
 def _own_database(redis_url: str) -> str:
     """This module's own logical Redis database. Identity keeps platform-wide records (signing keys, the
     bootstrap admin): other tests' identity services, with other secrets, must not share them."""
-    return urlunsplit(urlsplit(redis_url)._replace(path="/9"))
+    return urlunsplit(urlsplit(redis_url)._replace(path="/12"))  # 9 is the temporal recorder tests'
 
 
 @asynccontextmanager
