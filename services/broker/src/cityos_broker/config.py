@@ -65,6 +65,7 @@ class BrokerSettings:
             context_max_bytes=env_int("BROKER_CONTEXT_MAX_BYTES", 1_048_576, min_value=1024, environ=environ),
             default_limit=default_limit,
             max_limit=max_limit,
+            # Cap only for change streams without a consumer group; others trim behind their slowest group.
             changes_maxlen=env_int("BROKER_CHANGES_MAXLEN", 100_000, min_value=1000, environ=environ),
             temporal=TemporalSettings.from_env(environ=environ),
             notifier=NotifierSettings.from_env(environ=environ),

@@ -20,9 +20,10 @@ from cityos_broker.config import BrokerSettings
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.servicer import SERVICE_NAME, BrokerServicer, register
 from cityos_broker.store import Store
+from cityos_broker.store.stream_trim import StreamTrimJob
 from cityos_broker.subscriptions.store import SubscriptionStore
 from cityos_broker.subscriptions.worker import NotifierWorker
-from cityos_broker.temporal.runtime import TemporalRuntime
+from cityos_broker.temporal.runtime import TemporalRuntime, replica_name
 
 _log = logging.getLogger("cityos.broker")
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -53,6 +54,7 @@ class BrokerServer:
     health_interval: float = HEALTH_INTERVAL_SECONDS
     temporal: TemporalRuntime | None = None
     notifier: NotifierWorker | None = None
+    trimmer: StreamTrimJob | None = None
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> int:
@@ -67,6 +69,8 @@ class BrokerServer:
             await self.temporal.start()
         if self.notifier is not None:
             await self.notifier.start()
+        if self.trimmer is not None:
+            self.trimmer.start()  # after the consumer groups exist, so they bound the first trim
         self._watch = asyncio.create_task(self._watch_redis(), name="broker-redis-health")
         return port
 
@@ -93,6 +97,8 @@ class BrokerServer:
 
     async def close_clients(self) -> None:
         """Stop the health watch and close the HTTP and Redis clients."""
+        if self.trimmer is not None:
+            await self.trimmer.stop()
         if self.temporal is not None:
             await self.temporal.stop()  # read but unacknowledged changes stay pending for the next start
         if self.notifier is not None:
@@ -115,7 +121,7 @@ class BrokerServer:
 def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer:
     """Wire the store, resolver, use cases and servicer into a gRPC server (not started)."""
     redis = connect_redis(settings.redis_url)
-    store = Store.over(redis, changes_maxlen=settings.changes_maxlen)
+    store = Store.over(redis)
     resolver = ContextResolver(
         hosted=store.contexts,
         fetch_timeout=settings.context_fetch_timeout,
@@ -142,7 +148,8 @@ def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer
             tracer=telemetry.tracer,
             meter=telemetry.meter,
         )
-    return BrokerServer(server, redis, resolver, store, notifier=notifier, temporal=temporal)
+    trimmer = StreamTrimJob(redis, owner=replica_name(), ungrouped_cap=settings.changes_maxlen)
+    return BrokerServer(server, redis, resolver, store, notifier=notifier, temporal=temporal, trimmer=trimmer)
 
 
 def _tune_gc() -> None:

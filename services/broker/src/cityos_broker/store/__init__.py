@@ -23,10 +23,10 @@ class Store:
     tenants: TenantRegistry
 
     @classmethod
-    def over(cls, redis: Redis, *, changes_maxlen: int = 100_000) -> Store:
+    def over(cls, redis: Redis) -> Store:
         """Build the components sharing `redis`."""
         return cls(
-            EntityStore(redis, changes_maxlen=changes_maxlen),
+            EntityStore(redis),
             Discovery(redis),
             HostedContextStore(redis),
             TenantRegistry(redis),

@@ -72,9 +72,8 @@ def _op_name(before: Entity | None, after: Entity | None) -> str:
 class EntityStore:
     """Entities of every tenant in Redis, each written atomically with its indexes and change event."""
 
-    def __init__(self, redis: Redis, *, changes_maxlen: int = 100_000) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._maxlen = str(changes_maxlen)
         self._write = LuaScript(WRITE_ENTITY)
         self._queries = QueryExecutor(redis)
 
@@ -202,7 +201,6 @@ class EntityStore:
             _op_name(before.entity if before else None, after),
             entity_id,
             orjson.dumps(source.get("type") or []),
-            self._maxlen,
             now,
             orjson.dumps(diff.args),
         ]

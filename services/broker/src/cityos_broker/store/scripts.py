@@ -11,7 +11,7 @@ from redis.exceptions import NoScriptError
 
 # KEYS: 1 entity hash, 2 change stream, 3 tenant sequence, 4.. index keys named by the ops.
 # ARGV: 1 expected version ("0": must not exist), 2 new stored form ("" deletes), 3 op, 4 entity id,
-#       5 types (JSON, for the event), 6 stream MAXLEN (approximate), 7 timestamp, 8 index ops as one JSON
+#       5 types (JSON, for the event), 6 timestamp, 7 index ops as one JSON
 #       array: "Z+", k | "Z-", k | "H", k, field, delta | "N", k, "score" | "G", k, "lon", "lat"
 #       (k: position in KEYS). Ops are validated by the caller before the script touches anything, since
 #       a script that fails half-way is not rolled back.
@@ -23,7 +23,7 @@ if cur ~= ARGV[1] then return {0, cur} end
 local before = ''
 if cur ~= '0' then before = redis.call('HGET', KEYS[1], 'd') or '' end
 local id = ARGV[4]
-local ops = cjson.decode(ARGV[8])
+local ops = cjson.decode(ARGV[7])
 local i = 1
 local n = #ops
 while i <= n do
@@ -56,8 +56,10 @@ else
   nv = tostring(redis.call('INCR', KEYS[3]))
   redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', nv)
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'op', ARGV[3], 'id', id, 'types', ARGV[5],
-  'v', nv, 'at', ARGV[7], 'before', before, 'after', ARGV[2])
+-- No MAXLEN here: trimming by length could drop events a consumer group has not read yet, so the
+-- stream is trimmed only by store/stream_trim.py, behind the slowest group.
+redis.call('XADD', KEYS[2], '*', 'op', ARGV[3], 'id', id, 'types', ARGV[5],
+  'v', nv, 'at', ARGV[6], 'before', before, 'after', ARGV[2])
 return {1, nv}
 """
 
