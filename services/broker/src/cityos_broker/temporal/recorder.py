@@ -130,7 +130,7 @@ class HistoryRecorder:
                 self._streams[key] = tenant
                 continue
             try:
-                # From "0": events written before the recorder first ran are history too, as far as the stream holds them.
+                # From "0": earlier events are history too, as far as the stream still holds them.
                 await self._redis.xgroup_create(key, self._group, id="0", mkstream=True)
             except ResponseError as error:
                 if "BUSYGROUP" not in str(error):
