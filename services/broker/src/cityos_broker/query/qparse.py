@@ -11,14 +11,13 @@ Quote a regular expression containing `;` or `|` outside parentheses, and a URI 
 from __future__ import annotations
 
 import re
-from typing import NoReturn
 
 import orjson
 
 from cityos_broker.query.qpath import META_MEMBERS, AttributePath
 from cityos_broker.query.qterms import And, Node, Or, Term, expand_vocab
 from cityos_broker.query.qvalues import Kind, Literal, LiteralError, Range, parse_literal
-from cityos_broker.query.syntax import Expand, compile_regex, syntax_error
+from cityos_broker.query.syntax import Expand, TextScanner, compile_regex
 
 MAX_LENGTH = 16_384  # characters in one expression
 MAX_DEPTH = 32  # parenthesis nesting
@@ -30,14 +29,12 @@ _OPERATORS = ("==", "!=", "!~=", "~=", ">=", "<=", ">", "<")  # longest first wh
 _COMPARABLE = frozenset({Kind.NUMBER, Kind.STRING, Kind.DATETIME, Kind.DATE, Kind.TIME})
 
 
-class QParser:
+class QParser(TextScanner):
     """Parses one expression; `what` names the parameter (`q`, `csf`) in error details."""
 
     def __init__(self, text: str, expand: Expand, what: str = "q") -> None:
-        self.text = text
+        super().__init__(text, what)
         self.expand = expand
-        self.what = what
-        self.pos = 0
 
     def parse(self) -> Node:
         """The whole expression as a tree; raises ProblemError 400 on any syntax error."""
@@ -238,22 +235,6 @@ class QParser:
             self._fail(str(exc), at)
 
     # --- scanning helpers ---
-
-    def _skip_space(self) -> int:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-        return self.pos
-
-    def _accept(self, token: str, *, skip: bool = True) -> bool:
-        if skip:
-            self._skip_space()
-        if self.text.startswith(token, self.pos):
-            self.pos += len(token)
-            return True
-        return False
-
-    def _fail(self, problem: str, position: int | None = None, *, kind: str = "BadRequestData") -> NoReturn:
-        syntax_error(self.what, self.text, self.pos if position is None else position, problem, kind=kind)
 
 
 def _closing_quote(text: str) -> int:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NoReturn
 
 from cityos_runtime.problems import ProblemError
 
-from cityos_broker.query.syntax import syntax_error
+from cityos_broker.query.syntax import TextScanner
 
 MAX_LENGTH = 8_192
 MAX_DEPTH = 32
@@ -86,10 +85,9 @@ def validate_scope(scope: str) -> None:
         )
 
 
-class _ScopeParser:
+class _ScopeParser(TextScanner):
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
+        super().__init__(text, "scopeQ")
 
     def parse(self) -> _Atom | _Group:
         if len(self.text) > MAX_LENGTH:
@@ -146,17 +144,3 @@ class _ScopeParser:
         if not levels:
             self._fail("expected a scope starting with '/'")
         return _Atom(tuple(levels), descendants=False)
-
-    def _skip_space(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def _accept(self, token: str) -> bool:
-        self._skip_space()
-        if self.text.startswith(token, self.pos):
-            self.pos += len(token)
-            return True
-        return False
-
-    def _fail(self, problem: str, position: int | None = None) -> NoReturn:
-        syntax_error("scopeQ", self.text, self.pos if position is None else position, problem)

@@ -1,4 +1,4 @@
-"""Shared pieces of the query parsers: the term-expansion callable and syntax errors."""
+"""Shared pieces of the query parsers: the term-expansion callable, the text scanner and syntax errors."""
 
 from __future__ import annotations
 
@@ -32,3 +32,28 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return re.compile(pattern)
+
+
+class TextScanner:
+    """The cursor the recursive-descent parsers (q, type expressions, scopeQ) share."""
+
+    def __init__(self, text: str, what: str) -> None:
+        self.text = text
+        self.what = what  # the parameter named in error details, e.g. "q"
+        self.pos = 0
+
+    def _skip_space(self) -> int:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+        return self.pos
+
+    def _accept(self, token: str, *, skip: bool = True) -> bool:
+        if skip:
+            self._skip_space()
+        if self.text.startswith(token, self.pos):
+            self.pos += len(token)
+            return True
+        return False
+
+    def _fail(self, problem: str, position: int | None = None, *, kind: str = "BadRequestData") -> NoReturn:
+        syntax_error(self.what, self.text, self.pos if position is None else position, problem, kind=kind)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import NoReturn
 
-from cityos_broker.query.syntax import Expand, syntax_error
+from cityos_broker.query.syntax import Expand, TextScanner, syntax_error
 
 MAX_LENGTH = 8_192
 MAX_CONJUNCTIONS = 256  # size of the disjunctive normal form
@@ -56,11 +55,10 @@ def parse_type_expression(text: str, expand: Expand) -> TypeExpression:
     return TypeExpression(text, _TypeParser(text, expand).parse())
 
 
-class _TypeParser:
+class _TypeParser(TextScanner):
     def __init__(self, text: str, expand: Expand) -> None:
-        self.text = text
+        super().__init__(text, "type")
         self.expand = expand
-        self.pos = 0
 
     def parse(self) -> Dnf:
         if len(self.text) > MAX_LENGTH:
@@ -117,20 +115,6 @@ class _TypeParser:
                 f"more than {MAX_CONJUNCTIONS} alternatives",
                 kind="TooComplexQuery",
             )
-
-    def _skip_space(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def _accept(self, token: str) -> bool:
-        self._skip_space()
-        if self.text.startswith(token, self.pos):
-            self.pos += len(token)
-            return True
-        return False
-
-    def _fail(self, problem: str, position: int | None = None) -> NoReturn:
-        syntax_error("type", self.text, self.pos if position is None else position, problem)
 
 
 def _minimal(dnf: Dnf) -> Dnf:
