@@ -124,13 +124,14 @@ def _check_bounds(name: str, value: float, low: float | None, high: float | None
 
 @dataclass(frozen=True, slots=True)
 class CommonSettings:
-    """Settings every City OS service reads (LOG_LEVEL, LOG_FORMAT, OTLP endpoint, default tenant)."""
+    """Settings every City OS service reads (logs, OTLP endpoint, Prometheus port, default tenant)."""
 
     service_name: str
     log_level: str = "INFO"
     log_format: str = "json"
     otlp_endpoint: str | None = None
     default_tenant: str = "default"
+    metrics_port: int | None = None  # the Prometheus endpoint's port; None: no endpoint
 
     @classmethod
     def from_env(cls, service_name: str, *, environ: Mapping[str, str] | None = None) -> CommonSettings:
@@ -145,10 +146,16 @@ class CommonSettings:
             raise ConfigError(f"environment variable LOG_FORMAT must be json or text, got {fmt!r}")
         endpoint = _raw("OTEL_EXPORTER_OTLP_ENDPOINT", environ)
         tenant = env_str("CITYOS_DEFAULT_TENANT", "default", environ=environ)
+        metrics_port = (
+            env_int("METRICS_PORT", min_value=0, max_value=65535, environ=environ)
+            if _raw("METRICS_PORT", environ) is not None
+            else None
+        )
         return cls(
             service_name=service_name,
             log_level=level,
             log_format=fmt,
             otlp_endpoint=endpoint,
             default_tenant=tenant,
+            metrics_port=metrics_port,
         )

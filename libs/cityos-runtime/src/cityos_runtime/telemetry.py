@@ -12,6 +12,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from cityos_runtime.metrics_endpoint import MetricsEndpoint
+
 INSTRUMENTATION_NAME = "cityos_runtime"
 
 
@@ -25,9 +27,12 @@ class Telemetry:
     tracer: trace.Tracer
     meter: metrics.Meter
     propagator: TraceContextTextMapPropagator = field(default_factory=TraceContextTextMapPropagator)
+    metrics_endpoint: MetricsEndpoint | None = None  # the Prometheus endpoint, when METRICS_PORT is set
 
     def shutdown(self) -> None:
         """Flush and stop the exporters (call once, at the end of the process)."""
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
 
@@ -39,14 +44,17 @@ def setup_telemetry(
     service_version: str | None = None,
     span_exporter: SpanExporter | None = None,
     metric_reader: MetricReader | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "0.0.0.0",
     install_global: bool = False,
 ) -> Telemetry:
     """Build the tracer and meter for `service_name`.
 
     With `otlp_endpoint` (e.g. "http://otel-collector:4317") spans and metrics are exported over OTLP gRPC
     in batches; without it nothing leaves the process. Tests pass an in-memory `span_exporter` (exported
-    synchronously) and `metric_reader`. `install_global` also makes these the process-wide providers, for
-    third-party instrumentation; do it once per process (in `serve()`), never in tests.
+    synchronously) and `metric_reader`. With `metrics_port` (0: any free port) the meters are also served
+    for Prometheus at `http://metrics_host:port/metrics`. `install_global` also makes these the process-wide
+    providers, for third-party instrumentation; do it once per process (in `serve()`), never in tests.
     """
     attributes: dict[str, str] = {SERVICE_NAME: service_name}
     if service_version:
@@ -67,6 +75,11 @@ def setup_telemetry(
         tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     if metric_reader is not None:
         readers.append(metric_reader)
+    endpoint: MetricsEndpoint | None = None
+    if metrics_port is not None:
+        endpoint = MetricsEndpoint()
+        readers.append(endpoint.reader)
+        endpoint.start(metrics_port, metrics_host)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
 
     if install_global:
@@ -78,4 +91,5 @@ def setup_telemetry(
         meter_provider=meter_provider,
         tracer=tracer_provider.get_tracer(INSTRUMENTATION_NAME),
         meter=meter_provider.get_meter(INSTRUMENTATION_NAME),
+        metrics_endpoint=endpoint,
     )

@@ -88,14 +88,18 @@ def test_common_settings_from_env() -> None:
         "LOG_FORMAT": "TEXT",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
         "CITYOS_DEFAULT_TENANT": "sapporo",
+        "METRICS_PORT": "9464",
     }
     settings = CommonSettings.from_env("gateway", environ=env)
-    assert settings == CommonSettings("gateway", "DEBUG", "text", "http://collector:4317", "sapporo")
+    assert settings == CommonSettings("gateway", "DEBUG", "text", "http://collector:4317", "sapporo", 9464)
     with pytest.raises(AttributeError):
         settings.log_level = "INFO"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("name", "value"), [("LOG_LEVEL", "chatty"), ("LOG_FORMAT", "xml")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LOG_LEVEL", "chatty"), ("LOG_FORMAT", "xml"), ("METRICS_PORT", "http"), ("METRICS_PORT", "70000")],
+)
 def test_common_settings_reject_bad_values(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         CommonSettings.from_env("broker", environ={name: value})

@@ -9,8 +9,8 @@ import logging
 from dataclasses import dataclass, field
 
 from cityos_runtime.grpc_server import GrpcServer
-from cityos_runtime.logs import configure_logging
-from cityos_runtime.telemetry import Telemetry, setup_telemetry
+from cityos_runtime.observability import start_observability
+from cityos_runtime.telemetry import Telemetry
 from grpc_health.v1 import health_pb2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -167,8 +167,7 @@ def _tune_gc() -> None:
 async def serve(settings: BrokerSettings) -> None:
     """Run the broker until SIGTERM / SIGINT, then drain in-flight calls and close every client."""
     common = settings.common
-    configure_logging(common.service_name, common.log_level, common.log_format)
-    telemetry = setup_telemetry(common.service_name, common.otlp_endpoint, install_global=True)
+    telemetry = start_observability(common)
     broker = build_server(settings, telemetry)
     try:
         port = await broker.start()

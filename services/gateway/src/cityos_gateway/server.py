@@ -14,8 +14,7 @@ import uvicorn
 from cityos.broker.v1.broker_pb2_grpc import BrokerStub
 from cityos.identity.v1.identity_pb2_grpc import IdentityStub
 from cityos_runtime.grpc_client import create_channel
-from cityos_runtime.logs import configure_logging
-from cityos_runtime.telemetry import setup_telemetry
+from cityos_runtime.observability import start_observability
 
 from cityos_gateway.app import GatewayApp, create_app
 from cityos_gateway.config import GatewaySettings
@@ -83,8 +82,7 @@ def uvicorn_server(app: GatewayApp, settings: GatewaySettings) -> uvicorn.Server
 async def serve(settings: GatewaySettings) -> None:
     """Run the gateway until SIGTERM / SIGINT, then drain and close the Broker channel."""
     common = settings.common
-    configure_logging(common.service_name, common.log_level, common.log_format)
-    telemetry = setup_telemetry(common.service_name, common.otlp_endpoint, install_global=True)
+    telemetry = start_observability(common)
     channel = create_channel(settings.broker_address, telemetry)
     identity_channel = create_channel(settings.identity_address, telemetry)
     identity = cast("IdentityAsyncStub", IdentityStub(identity_channel))

@@ -8,8 +8,8 @@ import logging
 from dataclasses import dataclass, field
 
 from cityos_runtime.grpc_server import GrpcServer
-from cityos_runtime.logs import configure_logging
-from cityos_runtime.telemetry import Telemetry, setup_telemetry
+from cityos_runtime.observability import start_observability
+from cityos_runtime.telemetry import Telemetry
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -146,8 +146,7 @@ def build_server(
 async def serve(settings: IdentitySettings) -> None:
     """Run the identity service until SIGTERM / SIGINT, then drain in-flight calls and close every client."""
     common = settings.common
-    configure_logging(common.service_name, common.log_level, common.log_format)
-    telemetry = setup_telemetry(common.service_name, common.otlp_endpoint, install_global=True)
+    telemetry = start_observability(common)
     identity = build_server(settings, telemetry)
     try:
         port = await identity.start()
