@@ -38,6 +38,21 @@ class Pending(NamedTuple):
 
     subscription_id: str
     outgoing: Outgoing
+    traceparent: str = ""  # W3C trace context of the write that caused it ("" when none was recorded)
+
+
+def pending_fields(pending: Pending) -> dict[str, str | bytes]:
+    """The notify-stream entry of a notification."""
+    fields: dict[str, str | bytes] = {
+        "sub": pending.subscription_id,
+        "nid": pending.outgoing.id,
+        "body": pending.outgoing.body,
+        "ct": pending.outgoing.content_type,
+        "link": pending.outgoing.link,
+    }
+    if pending.traceparent:
+        fields["tp"] = pending.traceparent
+    return fields
 
 
 def decode_pending(fields: Fields) -> Pending:
@@ -50,6 +65,7 @@ def decode_pending(fields: Fields) -> Pending:
             content_type=as_text(fields[b"ct"]),
             link=as_text(fields.get(b"link", b"")),
         ),
+        as_text(fields.get(b"tp", b"")),
     )
 
 
@@ -128,13 +144,7 @@ class NotificationQueue:
         async with self._redis.pipeline(transaction=True) as pipe:
             for _, notifications in results:
                 for pending in notifications:
-                    fields: Any = {
-                        "sub": pending.subscription_id,
-                        "nid": pending.outgoing.id,
-                        "body": pending.outgoing.body,
-                        "ct": pending.outgoing.content_type,
-                        "link": pending.outgoing.link,
-                    }
+                    fields: Any = pending_fields(pending)
                     pipe.xadd(keys.notify, fields)
             acks = [change_id for change_id, _ in results if change_id]
             if acks:

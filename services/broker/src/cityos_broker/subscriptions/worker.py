@@ -30,6 +30,7 @@ from cityos_broker.subscriptions.notification import (
     ReadPolicy,
     build_notification,
 )
+from cityos_broker.subscriptions.periods import Claim, PeriodLedger
 from cityos_broker.subscriptions.queue import SENDER_GROUP, Entry, NotificationQueue, Pending, decode_pending
 from cityos_broker.subscriptions.senders import DeliveryError, Senders, backoff_delays
 from cityos_broker.subscriptions.settings import NotifierSettings
@@ -70,6 +71,7 @@ class NotifierWorker:
         self._settings = settings
         self._max_limit = max_limit
         self._queue = NotificationQueue(redis, consumer or default_consumer_name())
+        self._ledger = PeriodLedger(redis, self._queue.consumer)
         self._cache = SubscriptionCache(subscriptions, resolver)
         self._senders = Senders(
             timeout=settings.timeout, allow_private=allow_private_urls, concurrency=settings.concurrency
@@ -84,7 +86,7 @@ class NotifierWorker:
         self._loops: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
-        # timeInterval: the last period this worker competed for, per subscription (saves a SET per tick).
+        # timeInterval: the last period known done, per subscription (saves a script call per tick).
         self._periods: dict[str, int] = {}
 
     @property
@@ -330,7 +332,9 @@ class NotifierWorker:
                         await self._periodic(tenant, ready, now)
 
     async def _periodic(self, tenant: str, ready: Ready, now: float) -> None:
-        """Notify the matching entities once per period: the replica that wins the period's lease does."""
+        """Notify the matching entities once per period: the replica holding the period's lease queues the
+        notification and marks the period done in one script; a lease left by a dead replica expires and
+        another replica does the period (see `periods`)."""
         sub = ready.compiled.sub
         interval = float(sub["timeInterval"])
         period = int(now // interval)
@@ -338,15 +342,25 @@ class NotifierWorker:
             return
         if len(self._periods) > 100_000:
             self._periods.clear()
+        # Short enough that a dead owner's period is taken over within the period.
+        lease_s = max(0.2, min(interval / 2, self._settings.claim_idle))
+        claim = await self._ledger.claim(tenant, sub["id"], interval, period, lease_s)
+        if claim is Claim.BUSY:
+            return  # look again next tick: the owner may die before finishing
+        if claim is Claim.MINE:
+            await self._ledger.finish(
+                tenant, sub["id"], interval, period, await self._period_notification(tenant, ready, period)
+            )
         self._periods[sub["id"]] = period
-        key = SubscriptionKeys(tenant).lease("interval", f"{sub['id']}:{period}")
-        if not await self._redis.set(key, self.consumer, nx=True, px=max(1, int(interval * 2000))):
-            return
+
+    async def _period_notification(self, tenant: str, ready: Ready, period: int) -> Pending | None:
+        """The notification of one period: the matching entities the owner may read (None: nothing)."""
+        sub = ready.compiled.sub
         entities, _ = await self._entities.query(tenant, ready.compiled.filter, limit=self._max_limit)
         visible = [e for e in (self._policy.visible(tenant, sub, e) for e in entities) if e is not None]
         if not visible:
-            return
+            return None
         outgoing = build_notification(
             sub, f"interval:{period}", [(None, e) for e in visible], ready.terms, utc_now()
         )
-        await self._queue.enqueue(tenant, [("", [Pending(sub["id"], outgoing)])])
+        return Pending(sub["id"], outgoing)

@@ -10,6 +10,9 @@ from typing import Any
 import orjson
 import pytest
 from cityos.broker.v1 import broker_pb2 as pb
+from cityos_broker.subscriptions.notification import Outgoing, notification_id
+from cityos_broker.subscriptions.periods import Claim, PeriodLedger
+from cityos_broker.subscriptions.queue import Pending
 from cityos_devtools.polling import poll_until
 from redis.asyncio import Redis
 
@@ -133,3 +136,53 @@ async def test_throttling_holds_across_workers(client: Any, receiver: Any, worke
     await poll_until(lambda: len(receiver.requests) >= 1 or None, "a first notification", timeout=10)
     await asyncio.sleep(0.8)
     assert len(receiver.requests) == 1  # the other changes fell inside the throttling period
+
+
+async def _period_with_room(interval: float, room: float) -> int:
+    """The current period once at least `room` seconds of it are left (waits for the next one if not)."""
+    now = time.time()
+    if (int(now // interval) + 1) * interval - now < room:
+        await asyncio.sleep((int(now // interval) + 1) * interval - now + 0.01)
+    return int(time.time() // interval)
+
+
+async def test_time_interval_period_of_a_dead_lease_owner_is_still_notified_once(
+    client: Any, receiver: Any, workers: Any, redis: Redis
+) -> None:
+    await client.batch(pb.BATCH_OPERATION_CREATE, vehicles(2))
+    interval = 6.0
+    sub_id = await subscribe(client, receiver.url(), timeInterval=interval)
+    period = await _period_with_room(interval, 4.0)
+    # A replica took this period's lease and died before queuing anything: its lease is all that is left.
+    _, lease = PeriodLedger.keys(client.tenant, sub_id, interval, period)
+    assert await redis.set(lease, "dead-replica", nx=True, px=1000)
+    await workers()
+    await workers()
+    expected = notification_id(sub_id, f"interval:{period}")
+    await poll_until(
+        lambda: any(r.body["id"] == expected for r in receiver.requests) or None,
+        "the dead owner's period to be notified by a survivor",
+        timeout=10,
+    )
+    await asyncio.sleep(1.0)  # a duplicate from the second worker would have arrived by now
+    assert [r.body["id"] for r in receiver.requests].count(expected) == 1
+
+
+async def test_a_period_is_queued_once_however_often_it_is_finished(
+    client: Any, receiver: Any, redis: Redis
+) -> None:
+    """A lease that expired while its owner still worked: the late finish is refused by the done marker."""
+    sub_id = await subscribe(client, receiver.url(), timeInterval=3600)
+    ledger, other = PeriodLedger(redis, "a"), PeriodLedger(redis, "b")
+    period = int(time.time() // 3600)
+    assert await ledger.claim(client.tenant, sub_id, 3600, period, 0.05) is Claim.MINE
+    assert await other.claim(client.tenant, sub_id, 3600, period, 0.05) is Claim.BUSY
+    await asyncio.sleep(0.1)  # the first owner's lease expires while it is still working
+    assert await other.claim(client.tenant, sub_id, 3600, period, 5) is Claim.MINE
+    outgoing = Outgoing(notification_id(sub_id, f"interval:{period}"), b"{}", "application/json", "")
+    assert await other.finish(client.tenant, sub_id, 3600, period, Pending(sub_id, outgoing))
+    assert not await ledger.finish(client.tenant, sub_id, 3600, period, Pending(sub_id, outgoing))
+    assert await redis.xlen(f"{{t:{client.tenant}}}:notify") == 1
+    assert await ledger.claim(client.tenant, sub_id, 3600, period, 5) is Claim.DONE
+    # The next period is not done.
+    assert await ledger.claim(client.tenant, sub_id, 3600, period + 1, 5) is Claim.MINE
