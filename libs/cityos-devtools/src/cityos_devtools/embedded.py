@@ -171,24 +171,23 @@ class EmbeddedValkey(_ChildServer):
     def _argv(self) -> list[str]:
         self.port = self.requested_port or free_port()
         config = self.data_dir / "valkey.conf"
-        config.write_text(
-            "\n".join(
-                [
-                    f"bind {LOOPBACK}",
-                    f"port {self.port}",
-                    "protected-mode yes",
-                    "daemonize no",
-                    f'dir "{self.data_dir}"',
-                    # AOF: at most one second of writes is lost on a crash; SHUTDOWN on stop loses none.
-                    "appendonly yes",
-                    "appendfsync everysec",
-                    "save 3600 1 300 100 60 10000",
-                    "loglevel notice",
-                    "",
-                ]
-            )
-        )
+        config.write_text("\n".join([*self._config_lines(), ""]))
         return [str(get_binary_path()), str(config)]
+
+    def _config_lines(self) -> list[str]:
+        """valkey.conf of this server (subclasses add cluster or sentinel directives)."""
+        return [
+            f"bind {LOOPBACK}",
+            f"port {self.port}",
+            "protected-mode yes",
+            "daemonize no",
+            f'dir "{self.data_dir}"',
+            # AOF: at most one second of writes is lost on a crash; SHUTDOWN on stop loses none.
+            "appendonly yes",
+            "appendfsync everysec",
+            "save 3600 1 300 100 60 10000",
+            "loglevel notice",
+        ]
 
     def _client(self) -> redis.Redis:
         # No retries: SHUTDOWN closes the connection by design, and a retry would only wait on a dead port.

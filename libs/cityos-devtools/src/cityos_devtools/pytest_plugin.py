@@ -1,4 +1,5 @@
-"""pytest fixtures for real dependencies: `redis_url`, `s3_settings`, `unique_tenant`.
+"""pytest fixtures for real dependencies: `redis_url`, `redis_cluster`, `redis_sentinel`, `s3_settings`,
+`unique_tenant`.
 
 Registered in the repository's root conftest.py. The session fixtures are synchronous on purpose: they
 manage child processes without an event loop, so tests may use any pytest-asyncio loop scope.
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from cityos_devtools.embedded import EmbeddedS3, EmbeddedValkey
+from cityos_devtools.embedded_topologies import EmbeddedSentinel, EmbeddedValkeyCluster
 from cityos_devtools.settings import S3Settings
 
 
@@ -25,6 +27,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with EmbeddedValkey(tmp_path_factory.mktemp("valkey")) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The environment of a throwaway 3-primary Redis Cluster (REDIS_MODE, REDIS_URL, REDIS_CLUSTER_NODES).
+
+    Always embedded, never the machine's Redis: cross-slot commands must fail here as on a real cluster.
+    """
+    with EmbeddedValkeyCluster(tmp_path_factory.mktemp("valkey-cluster")) as cluster:
+        yield cluster.env
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The environment of a throwaway password-protected primary behind one Sentinel (REDIS_MODE=sentinel)."""
+    with EmbeddedSentinel(tmp_path_factory.mktemp("valkey-sentinel")) as topology:
+        yield topology.env
 
 
 @pytest.fixture(scope="session")
