@@ -204,7 +204,7 @@ def test_notes_warn_about_open_mode_and_unsupported_settings(
     assert "WARNING: AUTHENTICATION IS OFF" in text and "EVERY tenant" in text
     assert "redis.mode=cluster is not supported" in notes(rendered["external-redis-cluster-s3"])
     assert "redis.mode=sentinel is not supported" in notes(rendered["ingress-tls"])
-    assert "serviceMonitor.enabled: no service serves a Prometheus endpoint" in notes(rendered["bundled"])
+    assert "Prometheus" not in notes(rendered["bundled"])  # the ServiceMonitor's targets serve /metrics now
 
 
 def test_config_change_rolls_the_pods(render: Any, values_of: Any) -> None:

@@ -20,12 +20,11 @@ NOT_HONOURED = {
     "REDIS_CLUSTER_NODES",
     "REDIS_SENTINEL_NODES",
     "REDIS_SENTINEL_MASTER",
-    "METRICS_PORT",
 }
 # Only expanded by the kubelet into REDIS_URL ($(REDIS_PASSWORD)); no service reads it by name.
 KUBELET_ONLY = {"REDIS_PASSWORD"}
-# Rendered only when their value is set (test_config checks them then).
-OPTIONAL = {"OTEL_EXPORTER_OTLP_ENDPOINT", "S3_REGION"}
+# Rendered only when their value is set (test_config checks them then); METRICS_PORT with the ServiceMonitor.
+OPTIONAL = {"OTEL_EXPORTER_OTLP_ENDPOINT", "S3_REGION", "METRICS_PORT"}
 SCENARIOS = ("production-hpa", "bundled")
 
 
