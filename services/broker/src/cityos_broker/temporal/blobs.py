@@ -46,6 +46,9 @@ def decode_day(data: bytes) -> list[ArchivedPoint]:
     return points
 
 
+_NO_BUCKET = "NoSuchBucket"
+
+
 class HistoryArchive(Protocol):
     """Where days of history go once they leave Redis."""
 
@@ -61,18 +64,28 @@ class HistoryArchive(Protocol):
 
 
 class S3HistoryArchive:
-    """`HistoryArchive` over an S3 bucket; the blocking minio calls run in worker threads."""
+    """`HistoryArchive` over an S3 bucket; the blocking minio calls run in worker threads.
+
+    The bucket is created when it is first needed, not only at start-up: in Kubernetes the broker often
+    starts before the object store answers, and a bucket deleted by an operator comes back on the next
+    archive run instead of failing every one of them.
+    """
 
     def __init__(self, client: Minio, bucket: str) -> None:
         self._client = client
         self._bucket = bucket
 
     async def ensure_bucket(self) -> None:
-        def ensure() -> None:
-            if not self._client.bucket_exists(self._bucket):
-                self._client.make_bucket(self._bucket)
+        await asyncio.to_thread(self._ensure)
 
-        await asyncio.to_thread(ensure)
+    def _ensure(self) -> None:
+        if not self._client.bucket_exists(self._bucket):
+            try:
+                self._client.make_bucket(self._bucket)
+            except S3Error as error:
+                # Another replica created it between the two calls.
+                if error.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
 
     async def get_day(self, tenant: str, entity_id: str, iri: str, day: str) -> list[ArchivedPoint]:
         name = object_name(tenant, entity_id, iri, day)
@@ -81,8 +94,8 @@ class S3HistoryArchive:
             try:
                 response = self._client.get_object(self._bucket, name)
             except S3Error as error:
-                if error.code in ("NoSuchKey", "NoSuchObject"):
-                    return None
+                if error.code in ("NoSuchKey", "NoSuchObject", _NO_BUCKET):
+                    return None  # nothing archived (yet)
                 raise
             try:
                 return bytes(response.read())
@@ -98,24 +111,41 @@ class S3HistoryArchive:
     ) -> None:
         data = encode_day(points)
         name = object_name(tenant, entity_id, iri, day)
-        await asyncio.to_thread(
-            self._client.put_object,
-            self._bucket,
-            name,
-            io.BytesIO(data),
-            len(data),
-            content_type="application/gzip",
+
+        def put() -> None:
+            try:
+                self._put(name, data)
+            except S3Error as error:
+                if error.code != _NO_BUCKET:
+                    raise
+                self._ensure()
+                self._put(name, data)
+
+        await asyncio.to_thread(put)
+
+    def _put(self, name: str, data: bytes) -> None:
+        self._client.put_object(
+            self._bucket, name, io.BytesIO(data), len(data), content_type="application/gzip"
         )
 
     async def delete_day(self, tenant: str, entity_id: str, iri: str, day: str) -> None:
-        await asyncio.to_thread(
-            self._client.remove_object, self._bucket, object_name(tenant, entity_id, iri, day)
-        )
+        def remove() -> None:
+            try:
+                self._client.remove_object(self._bucket, object_name(tenant, entity_id, iri, day))
+            except S3Error as error:
+                if error.code != _NO_BUCKET:
+                    raise
+
+        await asyncio.to_thread(remove)
 
     async def delete_prefix(self, prefix: str) -> None:
         def remove() -> None:
-            for item in self._client.list_objects(self._bucket, prefix=prefix, recursive=True):
-                if item.object_name:
-                    self._client.remove_object(self._bucket, item.object_name)
+            try:
+                for item in self._client.list_objects(self._bucket, prefix=prefix, recursive=True):
+                    if item.object_name:
+                        self._client.remove_object(self._bucket, item.object_name)
+            except S3Error as error:
+                if error.code != _NO_BUCKET:
+                    raise
 
         await asyncio.to_thread(remove)
