@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import orjson
 from cityos_runtime.problems import ProblemError
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
+from opentelemetry import trace
 from redis.exceptions import NoScriptError, RedisError
 
 from cityos_broker.store.indexing import index_diff, index_entries
@@ -31,6 +32,19 @@ _FIRST_INDEX_SLOT = 4  # KEYS 1-3 of the write script are the entity, the change
 def utc_now() -> str:
     """The current time as the broker's ISO 8601 UTC timestamp (microseconds, `Z`)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _traceparent() -> str:
+    """The current span's W3C traceparent for the change event ("" unless the span is recorded).
+
+    Notifications link their span to it. Formatted by hand: a propagator and a carrier dict per write
+    would cost more than the rest of this (hot) path's bookkeeping.
+    """
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return ""
+    ctx = span.get_span_context()
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
 
 class Stored(NamedTuple):
@@ -72,7 +86,7 @@ def _op_name(before: Entity | None, after: Entity | None) -> str:
 class EntityStore:
     """Entities of every tenant in Redis, each written atomically with its indexes and change event."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._write = LuaScript(WRITE_ENTITY)
         self._queries = QueryExecutor(redis)
@@ -203,6 +217,7 @@ class EntityStore:
             orjson.dumps(source.get("type") or []),
             now,
             orjson.dumps(diff.args),
+            _traceparent(),
         ]
         return call_keys, args
 

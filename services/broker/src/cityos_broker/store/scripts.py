@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 from redis.exceptions import NoScriptError
 
 # KEYS: 1 entity hash, 2 change stream, 3 tenant sequence, 4.. index keys named by the ops.
 # ARGV: 1 expected version ("0": must not exist), 2 new stored form ("" deletes), 3 op, 4 entity id,
 #       5 types (JSON, for the event), 6 timestamp, 7 index ops as one JSON
 #       array: "Z+", k | "Z-", k | "H", k, field, delta | "N", k, "score" | "G", k, "lon", "lat"
-#       (k: position in KEYS). Ops are validated by the caller before the script touches anything, since
-#       a script that fails half-way is not rolled back.
+#       (k: position in KEYS), 8 the writer's W3C traceparent ("" when its span is not recorded; the
+#       event then has no `tp` field). Ops are validated by the caller before the script touches
+#       anything, since a script that fails half-way is not rolled back.
 # Returns {1, new version} or {0, current version} when the expected version did not match.
 # Versions come from a per-tenant sequence, so a deleted and re-created entity never reuses one.
 WRITE_ENTITY = """
@@ -58,8 +58,13 @@ else
 end
 -- No MAXLEN here: trimming by length could drop events a consumer group has not read yet, so the
 -- stream is trimmed only by store/stream_trim.py, behind the slowest group.
-redis.call('XADD', KEYS[2], '*', 'op', ARGV[3], 'id', id, 'types', ARGV[5],
-  'v', nv, 'at', ARGV[6], 'before', before, 'after', ARGV[2])
+local event = {'op', ARGV[3], 'id', id, 'types', ARGV[5], 'v', nv, 'at', ARGV[6], 'before', before,
+  'after', ARGV[2]}
+if ARGV[8] ~= nil and ARGV[8] ~= '' then
+  event[#event + 1] = 'tp'
+  event[#event + 1] = ARGV[8]
+end
+redis.call('XADD', KEYS[2], '*', unpack(event))
 return {1, nv}
 """
 
@@ -73,11 +78,11 @@ class LuaScript:
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    async def load(self, redis: Redis) -> None:
+    async def load(self, redis: RedisClient) -> None:
         """Load the script text into the server's script cache."""
         await redis.script_load(self.source)
 
-    async def run(self, redis: Redis, keys: Sequence[str], args: Sequence[str]) -> object:
+    async def run(self, redis: RedisClient, keys: Sequence[str], args: Sequence[str]) -> object:
         """EVALSHA, loading the script once when the server does not know it."""
         try:
             return await redis.evalsha(self.sha, len(keys), *keys, *args)
@@ -85,6 +90,6 @@ class LuaScript:
             await self.load(redis)
             return await redis.evalsha(self.sha, len(keys), *keys, *args)
 
-    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[str]) -> None:
+    def queue(self, pipe: RedisPipeline, keys: Sequence[str], args: Sequence[str]) -> None:
         """Queue an EVALSHA in a pipeline; the caller retries entries that fail with NoScriptError."""
         pipe.evalsha(self.sha, len(keys), *keys, *args)

@@ -28,6 +28,7 @@ class ChangeEvent:
     before: Entity | None
     after: Entity | None
     at: str
+    traceparent: str = ""  # the writer's W3C trace context, when its span was recorded
 
     @classmethod
     def from_fields(cls, entry_id: str, fields: Mapping[bytes, bytes]) -> ChangeEvent:
@@ -40,6 +41,7 @@ class ChangeEvent:
             before=orjson.loads(before) if before else None,
             after=orjson.loads(after) if after else None,
             at=fields.get(b"at", b"").decode(),
+            traceparent=fields.get(b"tp", b"").decode(),
         )
 
     @property

@@ -16,8 +16,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from cityos_runtime.redis_connect import RedisClient
 from opentelemetry import metrics, trace
-from redis.asyncio import Redis
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from redis.exceptions import NoScriptError, RedisError
 
 from cityos_broker.ngsild.contexts import ContextResolver
@@ -31,7 +32,14 @@ from cityos_broker.subscriptions.notification import (
     build_notification,
 )
 from cityos_broker.subscriptions.periods import Claim, PeriodLedger
-from cityos_broker.subscriptions.queue import SENDER_GROUP, Entry, NotificationQueue, Pending, decode_pending
+from cityos_broker.subscriptions.queue import (
+    SENDER_GROUP,
+    Entry,
+    Fields,
+    NotificationQueue,
+    Pending,
+    decode_pending,
+)
 from cityos_broker.subscriptions.senders import DeliveryError, Senders, backoff_delays
 from cityos_broker.subscriptions.settings import NotifierSettings
 from cityos_broker.subscriptions.store import CHANGES_GROUP, SubscriptionKeys, SubscriptionStore
@@ -40,6 +48,17 @@ _log = logging.getLogger("cityos.broker.notifier")
 _READ_BLOCK_MS = 500
 _BATCH = 100
 _PERIODIC_TICK_S = 0.25
+_W3C = TraceContextTextMapPropagator()
+
+
+def _cause(fields: Fields) -> list[trace.Link]:
+    """A link to the span of the write that caused a notification (none when it was not recorded)."""
+    traceparent = fields.get(b"tp")
+    if not traceparent:
+        return []
+    context = _W3C.extract({"traceparent": traceparent.decode()})
+    span_context = trace.get_current_span(context).get_span_context()
+    return [trace.Link(span_context)] if span_context.is_valid else []
 
 
 def default_consumer_name() -> str:
@@ -52,7 +71,7 @@ class NotifierWorker:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         subscriptions: SubscriptionStore,
         entities: EntityStore,
         resolver: ContextResolver,
@@ -211,7 +230,7 @@ class NotifierWorker:
             event.at or utc_now(),
             deleted=deleted,
         )
-        return Pending(sub["id"], outgoing)
+        return Pending(sub["id"], outgoing, event.traceparent)
 
     # Delivery ----------------------------------------------------------------------------------------------
 
@@ -243,9 +262,13 @@ class NotifierWorker:
 
     async def _deliver(self, entry: Entry, subs: dict[str, Ready], claimed: bool) -> None:
         try:
-            # One span per notification; senders pass its W3C trace context on to the endpoint.
+            # One span per notification, linked to the write that caused it; senders pass its W3C trace
+            # context on to the endpoint.
             with self._tracer.start_as_current_span(
-                "notify", kind=trace.SpanKind.PRODUCER, attributes={"cityos.tenant": entry.tenant}
+                "notify",
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"cityos.tenant": entry.tenant},
+                links=_cause(entry.fields),
             ):
                 await self._deliver_once(entry, subs, claimed)
         except asyncio.CancelledError:
