@@ -250,3 +250,46 @@ async def test_job_without_identity_ensures_the_broker_tenant(redis_url: str, un
             broker: Any = broker_pb2_grpc.BrokerStub(channel)
             found = await broker.GetTenant(broker_pb2.TenantRequest(tenant=unique_tenant + "-b"))
             assert found.exists, "EnsureTenant made it although BROKER_AUTO_CREATE_TENANTS=false"
+
+
+async def test_rerunning_the_job_finishes_a_tenant_the_broker_never_learnt(
+    init_script: ModuleType, redis_url: str, unique_tenant: str
+) -> None:
+    """An earlier run stopped between identity and the broker (broker down): the rerun repairs it."""
+    prefecture = f"{unique_tenant}-half"[:60]
+    async with (
+        _services(redis_url, unique_tenant) as (broker_address, identity_address),
+        _gateway(broker_address, identity_address, unique_tenant) as gateway_url,
+    ):
+        async with grpc.aio.insecure_channel(identity_address) as channel:
+            identity: Any = identity_pb2_grpc.IdentityStub(channel)
+            token = await admin_token(identity, unique_tenant, ISSUER, BOOTSTRAP_PASSWORD)
+            await identity.CreateTenant(
+                ipb.CreateTenantRequest(tenant=ipb.Tenant(name=prefecture)), metadata=bearer(token)
+            )
+        async with grpc.aio.insecure_channel(broker_address) as channel:
+            broker: Any = broker_pb2_grpc.BrokerStub(channel)
+            assert not (await broker.GetTenant(broker_pb2.TenantRequest(tenant=prefecture))).exists
+
+        settings = init_script.InitSettings.from_env(
+            {
+                "CITYOS_INIT_GATEWAY_URL": gateway_url,
+                "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
+                "CITYOS_INIT_TENANT": prefecture,
+                "CITYOS_INIT_WAIT_SECONDS": "30",
+                "IDENTITY_ISSUER": ISSUER,
+                "CITYOS_DEFAULT_TENANT": unique_tenant,
+                "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+            }
+        )
+        deadline = time.monotonic() + 30
+        job_token = await init_script._admin_token(settings, deadline)
+        lines = await asyncio.to_thread(init_script.provision, settings, job_token, deadline)
+        assert lines == [
+            f"tenant {prefecture!r} existed already (left unchanged)",
+            "no administrator requested (initJob.adminUsername is empty)",
+            f"tenant {prefecture!r} answers through the gateway",
+        ]
+        async with grpc.aio.insecure_channel(broker_address) as channel:
+            broker = broker_pb2_grpc.BrokerStub(channel)
+            assert (await broker.GetTenant(broker_pb2.TenantRequest(tenant=prefecture))).exists

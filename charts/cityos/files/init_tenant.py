@@ -12,8 +12,10 @@ image) the tenant is created the way every tenant is, through the gateway's mana
 Without identity (only CITYOS_INIT_BROKER_ADDRESS; the broker image) the Job calls the broker's
 `EnsureTenant`, so the tenant exists even with BROKER_AUTO_CREATE_TENANTS=false.
 
-Re-running is harmless: 409 / ALREADY_EXISTS counts as done and nothing existing is changed. While a
-service is still starting the Job retries until CITYOS_INIT_WAIT_SECONDS pass.
+Re-running is harmless: 409 / ALREADY_EXISTS counts as done and nothing existing is changed, except that a
+tenant an earlier run left half-created (identity has it, the broker never confirmed it) is finished: the
+gateway makes sure the broker knows every tenant a repeated POST names. While a service is still starting
+the Job retries until CITYOS_INIT_WAIT_SECONDS pass.
 """
 
 from __future__ import annotations

@@ -194,21 +194,46 @@ class AdminRoutes:
         return await method(message, metadata=_metadata(request), timeout=self._timeout)
 
     async def create_tenant(self, request: Request) -> Response:
-        """POST /tenants: 201 with the tenant and its Location."""
+        """POST /tenants: 201 with the tenant and its Location. Identity creates the tenant, then the broker
+        learns it; when the broker step failed, repeating the POST finishes it (and answers 409)."""
         # The body is the Tenant ({"name", "parent", "displayName"}) or a CreateTenantRequest.
         if b'"tenant"' in request.body:
             message = _body(request, ipb.CreateTenantRequest())
         else:
             message = ipb.CreateTenantRequest(tenant=_body(request, ipb.Tenant()))
-        reply = await self._call("CreateTenant", message, request)
+        try:
+            reply = await self._call("CreateTenant", message, request)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.ALREADY_EXISTS:
+                await self._finish_half_created(message.tenant.name, request)
+            raise
         self._changed(reply.name)
-        # The broker knows the tenant at once, so reads answer [] rather than NonexistentTenant.
-        await self._broker.EnsureTenant(
-            bpb.TenantRequest(tenant=reply.name),
-            metadata=self._broker_md(reply.name, request),
-            timeout=self._timeout,
-        )
+        await self._ensure_broker_tenant(reply.name, request)
         return _reply(reply, 201, f"{ADMIN_BASE}/tenants/{quote(reply.name, safe='')}")
+
+    async def _ensure_broker_tenant(self, name: str, request: Request) -> None:
+        """The broker knows the tenant at once, so reads answer [] rather than NonexistentTenant."""
+        try:
+            await self._broker.EnsureTenant(
+                bpb.TenantRequest(tenant=name), metadata=self._broker_md(name, request), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise ProblemError(
+                "InternalError",
+                f"tenant {name!r} is created but the broker did not confirm it ({error.code().name}); "
+                "repeat the POST to finish",
+                status=503,
+            ) from error
+
+    async def _finish_half_created(self, name: str, request: Request) -> None:
+        """A repeated POST of an existing, active tenant makes sure the broker knows it too (idempotent):
+        an earlier POST may have stopped between identity and the broker."""
+        try:
+            tenant = await self._call("GetTenant", ipb.GetTenantRequest(name=name), request)
+        except grpc.aio.AioRpcError:
+            return  # not visible to this caller: the plain 409 stands
+        if tenant.state == "active":
+            await self._ensure_broker_tenant(tenant.name, request)
 
     async def delete_tenant(self, request: Request) -> Response:
         """DELETE /tenants/{name}: identity marks it deleted and purges its principals, then the broker

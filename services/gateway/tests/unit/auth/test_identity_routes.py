@@ -171,3 +171,42 @@ async def test_open_mode_still_forwards_the_bearer_token_to_identity(
         listed = await http.get("/admin/v1/tenants", headers={"Authorization": "Bearer tok"})
     assert listed.status_code == 200
     assert recorder.calls[0][2]["authorization"] == "Bearer tok"
+
+
+async def test_a_tenant_half_created_is_finished_by_repeating_the_post(
+    oidc: httpx.AsyncClient, identity: Any, broker: Any, mint: Any, make_rpc_error: Any
+) -> None:
+    recorder = Recorder(identity)
+    recorder.install("CreateTenant", "GetTenant")
+    recorder.replies["CreateTenant"] = ipb.Tenant(name="otaru", parent="hokkaido", state="active")
+    token = mint(scope="admin", roles=["platform-admin"])
+    body = {"name": "Otaru", "parent": "hokkaido"}
+    auth = {"Authorization": f"Bearer {token}"}
+    broker.replies["EnsureTenant"] = make_rpc_error(grpc.StatusCode.UNAVAILABLE)
+    failed = await oidc.post("/admin/v1/tenants", json=body, headers=auth)
+    assert failed.status_code == 503, failed.text
+    assert "repeat the POST" in failed.json()["detail"]
+
+    # The retry: identity has the tenant already; the broker step runs again, the answer stays 409.
+    recorder.replies["CreateTenant"] = make_rpc_error(grpc.StatusCode.ALREADY_EXISTS)
+    recorder.replies["GetTenant"] = ipb.Tenant(name="otaru", parent="hokkaido", state="active")
+    del broker.replies["EnsureTenant"]
+    retried = await oidc.post("/admin/v1/tenants", json=body, headers=auth)
+    assert retried.status_code == 409, retried.text
+    assert broker.last.rpc == "EnsureTenant" and broker.last.request.tenant == "otaru"
+    assert recorder.calls[-1][0] == "GetTenant" and recorder.calls[-1][1].name == "Otaru"
+
+
+async def test_a_repeated_post_of_a_suspended_tenant_does_not_touch_the_broker(
+    oidc: httpx.AsyncClient, identity: Any, broker: Any, mint: Any, make_rpc_error: Any
+) -> None:
+    recorder = Recorder(identity)
+    recorder.install("CreateTenant", "GetTenant")
+    recorder.replies["CreateTenant"] = make_rpc_error(grpc.StatusCode.ALREADY_EXISTS)
+    recorder.replies["GetTenant"] = ipb.Tenant(name="otaru", state="suspended")
+    token = mint(scope="admin", roles=["platform-admin"])
+    answer = await oidc.post(
+        "/admin/v1/tenants", json={"name": "otaru"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 409, answer.text
+    assert not [call for call in broker.calls if call.rpc == "EnsureTenant"]
