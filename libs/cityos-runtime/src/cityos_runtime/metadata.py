@@ -8,6 +8,12 @@ import grpc
 
 TENANT = "ngsild-tenant"
 REQUEST_ID = "x-request-id"
+# Subscription calls from the gateway: the calling client (recorded as the owner of a subscription it
+# creates; absent for platform admins and in open mode) and "1" when the caller may use only its own
+# subscriptions (a client limited by entity policies). Set by the gateway only; services trust them as
+# they trust the tenant (the NetworkPolicy lets only the gateway call the broker).
+CLIENT_ID = "cityos-client-id"
+OWN_ONLY = "cityos-own-only"
 # Trailing metadata entry carrying an RFC 9457 ProblemDetails JSON document (binary: "-bin" suffix).
 PROBLEM = "cityos-problem-bin"
 

@@ -208,6 +208,7 @@ class GatewayApp:
         principal = await self._auth.authenticate(request)
         await self._rate_limit(principal, request)
         access = await self._authorize(principal, request, template[len(BASE) :])
+        request.state["access"] = access  # subscription routes pass the caller on (ngsild/resources.py)
         await self._read_body(request, receive, self._settings.max_body_bytes)
         request.metadata = self._metadata(request)
         if not access.restricted:

@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from cityos.broker.v1 import broker_pb2 as pb
+from cityos_runtime.metadata import CLIENT_ID, OWN_ONLY
 
 from cityos_gateway import params
 from cityos_gateway.http import Request, Response
@@ -21,12 +22,25 @@ from cityos_gateway.ngsild.common import (
     with_count,
 )
 from cityos_gateway.router import Handler
+from cityos_gateway.security.access import Access
 
 if TYPE_CHECKING:
     from cityos.broker.v1.broker_pb2_grpc import BrokerAsyncStub
 
 Call = Callable[..., Awaitable[pb.ResourceResponse]]
 _CONTENT_RANGE = b"content-range"
+
+
+async def _as_subscriber(handler: Handler, request: Request) -> Response:
+    """Subscription calls tell the broker who the caller is: the owner it records and whether the caller
+    may use only its own subscriptions (see security/access.py)."""
+    access = request.state.get("access")
+    if isinstance(access, Access) and access.owner is not None:
+        extra = [(CLIENT_ID, access.owner)]
+        if access.own_only:
+            extra.append((OWN_ONLY, "1"))
+        request.metadata = (*request.metadata, *extra)
+    return await handler(request)
 
 
 class ResourceRoutes:
@@ -52,6 +66,9 @@ class ResourceRoutes:
                 "PATCH": partial(self.write, update),
                 "DELETE": partial(self.write, delete),
             }
+        for handlers in (table["/subscriptions"], table["/subscriptions/{id}"]):
+            for method, handler in handlers.items():
+                handlers[method] = partial(_as_subscriber, handler)
         temporal = "/temporal/entities"
         table[temporal] = {
             "POST": partial(self.upsert, temporal, s.CreateTemporalEntity),

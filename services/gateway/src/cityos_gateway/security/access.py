@@ -1,13 +1,18 @@
-"""The authorisation decision of an NGSI-LD request: scope per route, tenant binding, entity-type policies."""
+"""The authorisation decision of an NGSI-LD request: scope per route, tenant binding, entity-type policies.
+
+The policy evaluation itself (`client_access`) is shared with the broker, which filters notifications by
+the same rules (cityos_runtime.access_policies).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cityos_runtime.access_policies import TenantPolicies, client_access
+from cityos_runtime.policy_cache import PolicyCache
 from cityos_runtime.problems import ProblemError
 
 from cityos_gateway.auth import Principal, forbidden, unauthorized
-from cityos_gateway.security.policies import PolicyCache, TenantPolicies
 
 READ, WRITE, SUBSCRIPTIONS, ADMIN = "entities:read", "entities:write", "subscriptions", "admin"
 _READ_POSTS = frozenset({"/entityOperations/query", "/temporal/entityOperations/query"})
@@ -23,13 +28,14 @@ class RouteNeed:
     write: bool
     filterable: bool  # whether a type-restricted caller can be served (results filtered by type)
     public: bool = False  # readable without any credentials (hosted @context documents)
+    owned: bool = False  # subscriptions: owned by the caller, their notifications filtered by the broker
 
 
 def route_need(template: str, method: str) -> RouteNeed:
     """The scope and kind of an NGSI-LD route (`template` relative to /ngsi-ld/v1)."""
     write = method not in ("GET", "HEAD") and template not in _READ_POSTS
     if template.startswith("/subscriptions"):
-        return RouteNeed(SUBSCRIPTIONS, write, False)
+        return RouteNeed(SUBSCRIPTIONS, write, False, owned=True)
     if template == "/jsonldContexts/{id}" and method == "GET":
         # @context documents are fetched by JSON-LD processors, which send no token.
         return RouteNeed(READ, False, False, public=True)
@@ -43,6 +49,10 @@ class Access:
     read_types: frozenset[str] | None = None
     write_types: frozenset[str] | None = None
     read_attrs: frozenset[str] | None = None  # None = every attribute of the readable entities
+    # Subscription routes: the client recorded as owner of the subscriptions the caller creates (None: no
+    # owner, unrestricted notifications), and whether the caller sees only its own subscriptions.
+    owner: str | None = None
+    own_only: bool = False
 
     @property
     def restricted(self) -> bool:
@@ -87,17 +97,15 @@ def _require_scope(principal: Principal, scope: str) -> None:
 
 def _member_access(policies: TenantPolicies, principal: Principal, need: RouteNeed) -> Access:
     """A caller of the tenant: unrestricted unless entity policies name its client (or "*")."""
-    rules = policies.rules_for(principal.client_id)
-    if not rules:
+    limits = client_access(policies, principal.client_id)
+    if need.owned:
+        # The broker filters each notification by what the owner may read when it is sent, so a limited
+        # client may subscribe (even to types it cannot read now: nothing of them is notified until a
+        # policy allows it); it sees and changes only its own subscriptions.
+        return Access(owner=principal.client_id, own_only=limits.restricted)
+    if not limits.restricted:
         return UNRESTRICTED
-    readers = [r for r in rules if r.read]
-    # Attributes are limited only when every rule that grants reading names its attributes.
-    limited = bool(readers) and all(r.attributes for r in readers)
-    access = Access(
-        read_types=frozenset().union(*(r.types for r in readers)),
-        write_types=frozenset().union(*(r.types for r in rules if r.write)),
-        read_attrs=frozenset().union(*(r.attributes for r in readers)) if limited else None,
-    )
+    access = Access(limits.read_types, limits.write_types, limits.read_attrs)
     if not need.filterable:
         raise forbidden("entity-type policies limit this client; this API cannot be filtered by type")
     if need.write and not access.write_types:
@@ -106,7 +114,11 @@ def _member_access(policies: TenantPolicies, principal: Principal, need: RouteNe
 
 
 def _outsider_access(policies: TenantPolicies, principal: Principal, tenant: str, need: RouteNeed) -> Access:
-    """Another tenant's caller (through a sharing grant) or anyone (public types): filtered reads only."""
+    """Another tenant's caller (through a sharing grant) or anyone (public types): filtered reads only.
+
+    Subscriptions stay closed to outsiders: a notification is filtered by its owner's rules in the owner's
+    tenant, and grants and public types are not such rules (a grant names a tenant, not a client).
+    """
     readable = set(policies.public_types)
     if principal.tenants:
         for grantee in principal.tenants:

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cityos.identity.v1 import identity_pb2 as ipb
+from cityos_runtime.policy_cache import PolicyCache
 
 from cityos_gateway.auth import ANONYMOUS, Authenticator, OpenAuthenticator, Principal, unauthorized
 from cityos_gateway.config import GatewaySettings
 from cityos_gateway.http import Request
 from cityos_gateway.security.access import AccessDecider
 from cityos_gateway.security.apikeys import ApiKeyCache
-from cityos_gateway.security.policies import PolicyCache
 from cityos_gateway.security.ratelimit import RateLimiter
 from cityos_gateway.security.revocations import RevocationList
 from cityos_gateway.security.tokens import AccessTokenVerifier, JwksCache, principal_from_claims

@@ -1,4 +1,7 @@
-"""Per-tenant access policies from the identity service, cached a few seconds (one RPC per tenant per TTL)."""
+"""Per-tenant access policies from the identity service, cached a few seconds (one RPC per tenant per TTL).
+
+Used by the gateway (every request) and the broker's notifier (every batch of change events).
+"""
 
 from __future__ import annotations
 
@@ -6,67 +9,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+
+from cityos_runtime.access_policies import TenantPolicies, policies_from_reply
 from cityos_runtime.problems import ProblemError
 
-_log = logging.getLogger("cityos.gateway.auth")
+_log = logging.getLogger("cityos.policies")
 
 # tenant -> AccessPolicies-like object (tenant_state, policies, public_types, grants, version)
 PolicyFetch = Callable[[str], Awaitable[Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class TypeRule:
-    """One entity policy as the gateway applies it."""
-
-    client_id: str
-    types: frozenset[str]
-    read: bool
-    write: bool
-    attributes: frozenset[str] = frozenset()  # empty = every attribute
-
-
-@dataclass(frozen=True, slots=True)
-class TenantPolicies:
-    """What the gateway enforces on one tenant. `exists` False: identity does not know the tenant."""
-
-    tenant: str
-    exists: bool
-    state: str = "active"
-    rules: tuple[TypeRule, ...] = ()
-    public_types: frozenset[str] = frozenset()
-    grants: dict[str, frozenset[str]] = field(default_factory=dict)  # grantee -> types it may read
-
-    def rules_for(self, client_id: str) -> list[TypeRule]:
-        """The rules naming this client or every caller ("*")."""
-        return [r for r in self.rules if r.client_id in (client_id, "*")]
-
-
-def _convert(tenant: str, reply: Any) -> TenantPolicies:
-    grants: dict[str, frozenset[str]] = {}
-    for grant in reply.grants:
-        grants[grant.grantee] = grants.get(grant.grantee, frozenset()) | frozenset(grant.entity_types)
-    return TenantPolicies(
-        tenant=tenant,
-        exists=True,
-        state=reply.tenant_state or "active",
-        rules=tuple(
-            TypeRule(
-                p.client_id, frozenset(p.entity_types), p.read or p.write, p.write, frozenset(p.attributes)
-            )
-            for p in reply.policies
-        ),
-        public_types=frozenset(reply.public_types),
-        grants=grants,
-    )
-
-
 class PolicyCache:
     """`GetAccessPolicies` per tenant, kept `ttl` s; concurrent misses share one call; a stale entry serves
-    while the identity service is unreachable."""
+    while the identity service is unreachable (without one: ProblemError 503)."""
 
     def __init__(
         self, fetch: PolicyFetch, *, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
@@ -104,7 +62,7 @@ class PolicyCache:
 
     async def _load(self, tenant: str, stale: TenantPolicies | None) -> TenantPolicies:
         try:
-            policies = _convert(tenant, await self._fetch(tenant))
+            policies = policies_from_reply(tenant, await self._fetch(tenant))
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 policies = TenantPolicies(tenant=tenant, exists=False)
