@@ -154,6 +154,19 @@ async def _services(redis_url: str, default_tenant: str) -> AsyncIterator[tuple[
         await broker.stop(grace=1.0)
 
 
+def _job_env(gateway_url: str, identity_address: str, tenant: str, default_tenant: str) -> dict[str, str]:
+    """The Job's environment with identity, as the chart renders it (without an administrator)."""
+    return {
+        "CITYOS_INIT_GATEWAY_URL": gateway_url,
+        "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
+        "CITYOS_INIT_TENANT": tenant,
+        "CITYOS_INIT_WAIT_SECONDS": "30",
+        "IDENTITY_ISSUER": ISSUER,
+        "CITYOS_DEFAULT_TENANT": default_tenant,
+        "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+    }
+
+
 async def test_job_creates_tenant_and_admin_then_reruns_harmlessly(
     init_script: ModuleType, redis_url: str, unique_tenant: str
 ) -> None:
@@ -164,13 +177,7 @@ async def test_job_creates_tenant_and_admin_then_reruns_harmlessly(
         _gateway(broker_address, identity_address, unique_tenant) as gateway_url,
     ):
         job_env = {
-            "CITYOS_INIT_GATEWAY_URL": gateway_url,
-            "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
-            "CITYOS_INIT_TENANT": prefecture,
-            "CITYOS_INIT_WAIT_SECONDS": "30",
-            "IDENTITY_ISSUER": ISSUER,
-            "CITYOS_DEFAULT_TENANT": unique_tenant,
-            "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
+            **_job_env(gateway_url, identity_address, prefecture, unique_tenant),
             "CITYOS_INIT_ADMIN_USERNAME": username,
             "CITYOS_INIT_ADMIN_EMAIL": "admin@pref.example.jp",
             "CITYOS_INIT_ADMIN_PASSWORD": "prefecture-admin-password",
@@ -272,15 +279,7 @@ async def test_rerunning_the_job_finishes_a_tenant_the_broker_never_learnt(
             assert not (await broker.GetTenant(broker_pb2.TenantRequest(tenant=prefecture))).exists
 
         settings = init_script.InitSettings.from_env(
-            {
-                "CITYOS_INIT_GATEWAY_URL": gateway_url,
-                "CITYOS_INIT_IDENTITY_ADDRESS": identity_address,
-                "CITYOS_INIT_TENANT": prefecture,
-                "CITYOS_INIT_WAIT_SECONDS": "30",
-                "IDENTITY_ISSUER": ISSUER,
-                "CITYOS_DEFAULT_TENANT": unique_tenant,
-                "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": BOOTSTRAP_PASSWORD,
-            }
+            _job_env(gateway_url, identity_address, prefecture, unique_tenant)
         )
         deadline = time.monotonic() + 30
         job_token = await init_script._admin_token(settings, deadline)

@@ -213,17 +213,25 @@ class AdminRoutes:
 
     async def _ensure_broker_tenant(self, name: str, request: Request) -> None:
         """The broker knows the tenant at once, so reads answer [] rather than NonexistentTenant."""
+        await self._broker_step(
+            "EnsureTenant",
+            name,
+            request,
+            f"tenant {name!r} is created but the broker did not confirm it ({{code}}); "
+            "repeat the POST to finish",
+        )
+
+    async def _broker_step(self, rpc: str, name: str, request: Request, failure: str) -> None:
+        """The broker's half of a tenant change; a failure is a 503 telling the caller how to finish it
+        (`failure` names the gRPC code as `{code}`)."""
+        method: Callable[..., Awaitable[Any]] = getattr(self._broker, rpc)
         try:
-            await self._broker.EnsureTenant(
+            await method(
                 bpb.TenantRequest(tenant=name), metadata=self._broker_md(name, request), timeout=self._timeout
             )
         except grpc.aio.AioRpcError as error:
-            raise ProblemError(
-                "InternalError",
-                f"tenant {name!r} is created but the broker did not confirm it ({error.code().name}); "
-                "repeat the POST to finish",
-                status=503,
-            ) from error
+            detail = failure.format(code=error.code().name)
+            raise ProblemError("InternalError", detail, status=503) from error
 
     async def _finish_half_created(self, name: str, request: Request) -> None:
         """A repeated POST of an existing, active tenant makes sure the broker knows it too (idempotent):
@@ -244,17 +252,13 @@ class AdminRoutes:
         except grpc.aio.AioRpcError as error:
             tenant = await self._already_deleted(name, request, error)
         self._changed(name)
-        try:
-            await self._broker.PurgeTenant(
-                bpb.TenantRequest(tenant=name), metadata=self._broker_md(name, request), timeout=self._timeout
-            )
-        except grpc.aio.AioRpcError as error:
-            raise ProblemError(
-                "InternalError",
-                f"tenant {name!r} is deleted but purging its data failed ({error.code().name}); "
-                "repeat the DELETE to retry the purge",
-                status=503,
-            ) from error
+        await self._broker_step(
+            "PurgeTenant",
+            name,
+            request,
+            f"tenant {name!r} is deleted but purging its data failed ({{code}}); "
+            "repeat the DELETE to retry the purge",
+        )
         return _reply(tenant)
 
     @staticmethod
