@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -27,6 +28,9 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
 )
+# Spread calls over every address a target resolves to (a comma list, or DNS names with several records:
+# a Kubernetes headless Service), instead of pinning them to the first that answers.
+ROUND_ROBIN: tuple[tuple[str, str], ...] = (("grpc.lb_policy_name", "round_robin"),)
 _TRACE_KEYS = ("traceparent", "tracestate")
 # Stateless: W3C trace-context encoding for callers without a Telemetry.
 _W3C = TraceContextTextMapPropagator()
@@ -210,6 +214,34 @@ async def _end_span_with_status(span: trace.Span, call: Any) -> None:
         _end_span(span, grpc.StatusCode.CANCELLED)
         return
     _end_span(span, await call.code())
+
+
+def balanced_target(address: str) -> str:
+    """The gRPC target for `address`: one target as given, or a comma list of IP:port as one target.
+
+    A list becomes `ipv4:a:p,b:p` (or `ipv6:[a]:p,...`), which gRPC's round_robin policy spreads calls over.
+    gRPC resolves names only one target at a time: several servers behind one name are reached with
+    `dns:///name:port` (in Kubernetes, a headless Service). Raises ValueError for a list it cannot use.
+    """
+    parts = [part.strip() for part in address.split(",")]
+    if len(parts) == 1:
+        return address.strip()
+    families: set[int] = set()
+    for part in parts:
+        host, sep, port = part.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{part!r}: every address in a list needs a port (IP:port)")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        try:
+            families.add(ipaddress.ip_address(host).version)
+        except ValueError:
+            raise ValueError(
+                f"{part!r}: a list of addresses must be IP:port entries; for several servers behind one "
+                "name use dns:///name:port"
+            ) from None
+    if len(families) != 1:
+        raise ValueError("a list of addresses must be all IPv4 or all IPv6")
+    return ("ipv4:" if families == {4} else "ipv6:") + ",".join(parts)
 
 
 def create_channel(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -28,6 +29,10 @@ _SECRET_PAIR = re.compile(
 )
 # Credentials embedded in URLs: scheme://user:password@host.
 _URL_CREDENTIALS = re.compile(r"(?P<prefix>://[^/\s:@]++):[^/\s@]++@")
+# Text that neither pattern can match is returned as it is: a secret pair needs one of these words in its key
+# (a superset of _SENSITIVE), URL credentials an "@". Substring tests on the lowercased text take ~0.5 µs;
+# the two substitutions took ~12 µs for a request path, the costliest part of a log line.
+_MAYBE_SECRET = ("pass", "secret", "token", "authorization", "key", "cookie", "@")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -36,15 +41,29 @@ _HANDLER_MARK = "_cityos_handler"
 
 def redact_text(text: str) -> str:
     """Replace the values of secret-looking `key=value` pairs and URL passwords with "[redacted]"."""
-    if not text:
+    if not text or not _may_hold_secret(text):
         return text
     text = _URL_CREDENTIALS.sub(r"\g<prefix>:" + REDACTED + "@", text)
     return _SECRET_PAIR.sub(r"\g<key>\g<sep>" + REDACTED, text)
 
 
+def _may_hold_secret(text: str) -> bool:
+    lowered = text.lower()
+    for word in _MAYBE_SECRET:  # noqa: SIM110 - a plain loop: no generator on the hot path
+        if word in lowered:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Whether a field name names a secret (field names repeat: the answer is cached)."""
+    return _SENSITIVE_KEY.search(key) is not None
+
+
 def redact_value(key: str, value: Any) -> Any:
     """Redact a structured value: whole values under secret keys, secret pairs inside text."""
-    if _SENSITIVE_KEY.search(key):
+    if _secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)
@@ -53,6 +72,16 @@ def redact_value(key: str, value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_value(key, v) for v in value]
     return value
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """`logger.log(level, message, extra=fields)` without looking up the caller's file and line.
+
+    For lines written on every request (the access log): the frame walk of `findCaller` cost more than
+    formatting the line. Handlers, filters and redaction apply as for any other record.
+    """
+    if logger.isEnabledFor(level):
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, message, (), None, extra=fields))
 
 
 class RedactingFilter(logging.Filter):

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 from cityos_runtime import request_context
-from cityos_runtime.logs import REDACTED, configure_logging, redact_text
+from cityos_runtime.logs import REDACTED, configure_logging, log_fields, redact_text
 from cityos_runtime.telemetry import setup_telemetry
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -149,3 +149,24 @@ def test_redaction_stays_linear_on_long_hostile_lines(text: str) -> None:
     started = time.perf_counter()
     redact_text(text)
     assert time.perf_counter() - started < 2.0
+
+
+def test_log_fields_writes_the_same_line_as_extra(stream: io.StringIO) -> None:
+    logger = logging.getLogger("cityos.test.access")
+    log_fields(logger, logging.INFO, "request", {"path": "/a?x=1", "status": 204, "auth": "token=abc"})
+    log_fields(logger, logging.NOTSET, "never", {"status": 1})  # below the logger's level: dropped
+    (line,) = lines(stream)
+    assert (line["logger"], line["message"], line["path"], line["status"]) == (
+        "cityos.test.access",
+        "request",
+        "/a?x=1",
+        204,
+    )
+    assert line["auth"] == f"token={REDACTED}"
+
+
+@pytest.mark.parametrize(
+    "text", ["Password=x", "SECRET: y", "ApiKey=z", "access-key=w", "u://a:b@h", "Authorization: Bearer q"]
+)
+def test_the_redaction_shortcut_never_skips_what_the_patterns_would_change(text: str) -> None:
+    assert redact_text(text) != text

@@ -39,3 +39,12 @@ def test_propagator_round_trips_w3c_trace_context() -> None:
     assert carrier["traceparent"].startswith(f"00-{trace_id}-")
     extracted = trace.get_current_span(telemetry.propagator.extract(carrier)).get_span_context()
     assert extracted.trace_id == span.get_span_context().trace_id
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_carry_ids() -> None:
+    telemetry = setup_telemetry("gateway")
+    with telemetry.tracer.start_as_current_span("request") as span:
+        ctx = trace.get_current_span().get_span_context()
+    telemetry.shutdown()
+    assert not span.is_recording()
+    assert ctx.is_valid and ctx.trace_id and ctx.span_id

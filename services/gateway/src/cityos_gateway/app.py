@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from cityos_runtime import request_context
+from cityos_runtime.logs import log_fields
 from cityos_runtime.metadata import REQUEST_ID, TENANT
 from cityos_runtime.problems import ProblemError, problem_from_rpc_error
 from cityos_runtime.telemetry import Telemetry
@@ -278,9 +279,9 @@ class GatewayApp:
     def _metadata(self, request: Request) -> tuple[tuple[str, str], ...]:
         """gRPC metadata: tenant and request id.
 
-        The W3C trace context is added by the channel's client interceptor (cityos_runtime.grpc_client),
-        which injects its CLIENT span, a child of this request's server span, so the broker's span nests
-        under the hop rather than beside it.
+        The W3C trace context is added by the stub's channel (cityos_runtime.grpc_calls): the traceparent of
+        this request's server span or, when spans are recorded, of a CLIENT span under it, so the broker's
+        span nests under the hop.
         """
         return ((TENANT, request.tenant), (REQUEST_ID, request.request_id))
 
@@ -325,10 +326,11 @@ class GatewayApp:
         self._duration.record(duration, attributes)
         # Probes hit the health endpoints every few seconds: keep them out of the INFO access log.
         level = logging.DEBUG if route in _HEALTH_PATHS else logging.INFO
-        _access_log.log(
+        log_fields(
+            _access_log,
             level,
             "request",
-            extra={
+            {
                 "method": request.method,
                 "path": request.path,
                 "status": status,

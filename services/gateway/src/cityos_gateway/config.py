@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cityos_runtime.config import CommonSettings, ConfigError, env_float, env_int, env_list, env_str
+from cityos_runtime.grpc_client import balanced_target
 
 from cityos_gateway.auth import AUTH_MODES
 
@@ -97,5 +98,9 @@ class GatewaySettings:
             )
         if self.revocation_poll <= 0 or self.policy_ttl <= 0:
             raise ConfigError("GATEWAY_REVOCATION_POLL and GATEWAY_POLICY_TTL must be positive")
+        try:
+            balanced_target(self.broker_address)
+        except ValueError as error:
+            raise ConfigError(f"BROKER_ADDRESS {self.broker_address!r}: {error}") from None
         if not TENANT_NAME.fullmatch(self.default_tenant):
             raise ConfigError(f"CITYOS_DEFAULT_TENANT {self.default_tenant!r} is not a valid tenant name")

@@ -1,4 +1,4 @@
-"""Start-up and shutdown: logging, telemetry, the one Broker channel, the app, uvicorn on a bound socket."""
+"""Start-up and shutdown: logging, telemetry, the Broker channel, the app, uvicorn on a bound socket."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, cast
 import uvicorn
 from cityos.broker.v1.broker_pb2_grpc import BrokerStub
 from cityos.identity.v1.identity_pb2_grpc import IdentityStub
-from cityos_runtime.grpc_client import create_channel
+from cityos_runtime.grpc_calls import PropagatingChannel
+from cityos_runtime.grpc_client import ROUND_ROBIN, balanced_target, create_channel
 from cityos_runtime.observability import start_observability
 
 from cityos_gateway.app import GatewayApp, create_app
@@ -83,7 +84,9 @@ async def serve(settings: GatewaySettings) -> None:
     """Run the gateway until SIGTERM / SIGINT, then drain and close the Broker channel."""
     common = settings.common
     telemetry = start_observability(common)
-    channel = create_channel(settings.broker_address, telemetry)
+    # Every request makes a broker call: no interceptor chain (the stub adds trace context, tenant and
+    # request id itself, see cityos_runtime.grpc_calls), and calls spread over every broker address.
+    channel = create_channel(balanced_target(settings.broker_address), propagate=False, options=ROUND_ROBIN)
     identity_channel = create_channel(settings.identity_address, telemetry)
     identity = cast("IdentityAsyncStub", IdentityStub(identity_channel))
     enforcement = _enforcement(settings, identity)
@@ -98,7 +101,7 @@ async def serve(settings: GatewaySettings) -> None:
 
         app = create_app(
             settings,
-            cast("BrokerAsyncStub", BrokerStub(channel)),
+            cast("BrokerAsyncStub", BrokerStub(PropagatingChannel(channel, telemetry))),
             readiness=ready,
             telemetry=telemetry,
             identity=identity,

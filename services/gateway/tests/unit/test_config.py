@@ -41,6 +41,7 @@ def test_values_from_environment() -> None:
         {"GATEWAY_REQUEST_TIMEOUT": "0"},
         {"GATEWAY_MAX_BODY_BYTES": "0"},
         {"CITYOS_DEFAULT_TENANT": "Bad Name"},
+        {"BROKER_ADDRESS": "broker-0:50051,broker-1:50051"},  # names in a list: use dns:///name:port
     ],
 )
 def test_bad_settings_fail_fast(environ: dict[str, str]) -> None:
@@ -58,3 +59,8 @@ def test_open_mode_warns_loudly(caplog: pytest.LogCaptureFixture) -> None:
 def test_unknown_mode_fails() -> None:
     with pytest.raises(ValueError, match="not supported"):
         build_authenticator("magic")
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1:50051,10.0.0.2:50051", "dns:///cityos-broker-headless:50051"])
+def test_broker_address_may_name_several_brokers(address: str) -> None:
+    assert GatewaySettings.from_env({"BROKER_ADDRESS": address}).broker_address == address
