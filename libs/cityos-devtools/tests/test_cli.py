@@ -36,9 +36,12 @@ def test_every_option_is_read() -> None:
             "r.json",
             "--auth",
             "open",
+            "--broker-replicas",
+            "2",
         ],
         environ={"CITYOS_DATA_DIR": "ignored"},
     )
+    assert options.broker_replicas == 2
     assert options.data_dir == Path("d")
     assert options.gateway_port == 0
     assert options.seed is False
@@ -71,3 +74,11 @@ def test_unknown_option_is_refused() -> None:
     with pytest.raises(SystemExit) as exited:
         parse_run_options(["run", "--gateway", "80"], environ={})
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("count", ["0", "9", "two"])
+def test_bad_broker_replicas_exit_with_usage_error(count: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_run_options(["run", "--broker-replicas", count], environ={})
+    assert exited.value.code == 2
+    assert "--broker-replicas" in capsys.readouterr().err

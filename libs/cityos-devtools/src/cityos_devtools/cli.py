@@ -21,6 +21,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _replicas(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= count <= 8:
+        raise argparse.ArgumentTypeError(f"replicas must be 1-8, got {count}")
+    return count
+
+
 def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The argument parser; defaults read from `environ` (os.environ when None)."""
     env = os.environ if environ is None else environ
@@ -50,6 +60,13 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         default="oidc",
         help="gateway authentication: oidc (default, tokens required) or open (development only: no checks)",
     )
+    run_cmd.add_argument(
+        "--broker-replicas",
+        type=_replicas,
+        default=1,
+        metavar="N",
+        help="broker processes (default 1); the gateway spreads its calls over all of them (round robin)",
+    )
     run_cmd.add_argument("--no-seed", dest="seed", action="store_false", help="do not upsert the demo data")
     run_cmd.add_argument(
         "--ready-file",
@@ -69,6 +86,7 @@ def parse_run_options(argv: Sequence[str], environ: Mapping[str, str] | None = N
         seed=args.seed,
         ready_file=args.ready_file,
         auth=args.auth,
+        broker_replicas=args.broker_replicas,
     )
 
 

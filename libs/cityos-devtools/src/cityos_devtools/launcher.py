@@ -25,7 +25,13 @@ class LaunchedStack:
     """One `cityos-dev run --gateway-port 0 --ready-file ...` process on a given data folder."""
 
     def __init__(
-        self, data_dir: Path, *, seed: bool = True, embedded_stores: bool = True, auth: str = "open"
+        self,
+        data_dir: Path,
+        *,
+        seed: bool = True,
+        embedded_stores: bool = True,
+        auth: str = "open",
+        broker_replicas: int = 1,
     ) -> None:
         # auth="open" by default keeps callers that drive the API without tokens working; the e2e suite's
         # main stack passes auth="oidc".
@@ -33,6 +39,7 @@ class LaunchedStack:
         self.seed = seed
         self.auth = auth
         self.embedded_stores = embedded_stores
+        self.broker_replicas = broker_replicas
         self.ready_file = self.data_dir / "ready.json"
         self.output_path = self.data_dir / "cityos-dev.out"
         self.ready: dict[str, Any] = {}
@@ -50,6 +57,8 @@ class LaunchedStack:
         argv = [sys.executable, "-m", "cityos_devtools", "run", "--data-dir", str(self.data_dir)]
         argv += ["--gateway-port", "0", "--ready-file", str(self.ready_file)]
         argv += ["--auth", self.auth]
+        if self.broker_replicas != 1:
+            argv += ["--broker-replicas", str(self.broker_replicas)]
         if not self.seed:
             argv.append("--no-seed")
         env = dict(os.environ)

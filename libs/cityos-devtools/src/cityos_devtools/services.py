@@ -18,8 +18,10 @@ class StackEnv:
     gateway_port: int
     auth_mode: str = "oidc"  # GATEWAY_AUTH_MODE: "oidc", or "open" for development (`--auth open`)
     admin_password: str = field(default="", repr=False)  # the identity service's bootstrap admin
-    # service name -> "host:port" (gRPC) or "http://host:port", read from its {"event":"listening"} log line
+    # service name -> "host:port" (gRPC) or "http://host:port", read from its {"event":"listening"} log line;
+    # a comma list of them for a service started several times (`replicas`)
     addresses: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)  # service name -> processes (default 1)
 
 
 @dataclass(frozen=True)

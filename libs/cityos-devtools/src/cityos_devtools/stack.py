@@ -42,6 +42,7 @@ class RunOptions:
     seed: bool = True
     ready_file: Path | None = None
     auth: str = "oidc"  # the gateway's GATEWAY_AUTH_MODE; "open" only for development
+    broker_replicas: int = 1  # broker processes; the gateway gets all their addresses
 
 
 class StartupError(RuntimeError):
@@ -85,6 +86,7 @@ class _Running:
     spec: ServiceSpec
     proc: subprocess.Popen[bytes]
     log: Path
+    name: str  # the spec's name, numbered from the second replica on ("broker-2")
 
 
 def run(options: RunOptions, out: TextIO = sys.stdout) -> int:
@@ -100,7 +102,10 @@ def run(options: RunOptions, out: TextIO = sys.stdout) -> int:
             env, stores = _start_stores(data_dir, logs, options.gateway_port, stack, out)
             env.auth_mode = options.auth
             env.admin_password = secret_file(data_dir / "identity" / "admin-password")
-            running = [_start_service(spec, env, logs, stack, out) for spec in SERVICES]
+            env.replicas["broker"] = options.broker_replicas
+            running = [
+                started for spec in SERVICES for started in _start_replicas(spec, env, logs, stack, out)
+            ]
             gateway_url = env.addresses["gateway"]
             _wait_ready(gateway_url, running)
             access = _seed(gateway_url, data_dir, env, out) if options.seed else None
@@ -156,18 +161,33 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_service(
+def _start_replicas(
     spec: ServiceSpec, env: StackEnv, logs: Path, stack: contextlib.ExitStack, out: TextIO
-) -> _Running:
-    """Start one service and wait for its listening line; its address joins `env.addresses`."""
-    log = logs / f"{spec.name}.log"
+) -> list[_Running]:
+    """Start a service's processes (`env.replicas`, default one) one after the other; their addresses
+    join `env.addresses` as one comma list (the gateway balances over a list of broker addresses)."""
+    started: list[_Running] = []
+    addresses: list[str] = []
+    for number in range(1, env.replicas.get(spec.name, 1) + 1):
+        name = spec.name if number == 1 else f"{spec.name}-{number}"
+        running, address = _start_service(spec, name, env, logs, stack, out)
+        started.append(running)
+        addresses.append(address)
+    env.addresses[spec.name] = ",".join(addresses)
+    return started
+
+
+def _start_service(
+    spec: ServiceSpec, name: str, env: StackEnv, logs: Path, stack: contextlib.ExitStack, out: TextIO
+) -> tuple[_Running, str]:
+    """Start one process of a service and wait for its listening line; returns it and its address."""
+    log = logs / f"{name}.log"
     offset = log.stat().st_size if log.exists() else 0
     child_env = {**os.environ, **common_env(env), **spec.env(env)}
-    _say(out, f"starting {spec.name} (log: {log})")
+    _say(out, f"starting {name} (log: {log})")
     proc = spawn([sys.executable, "-m", spec.module], log, env=child_env)
-    stack.callback(_stop_service, spec.name, proc, out)
-    env.addresses[spec.name] = _wait_listening(spec.name, proc, log, offset)
-    return _Running(spec, proc, log)
+    stack.callback(_stop_service, name, proc, out)
+    return _Running(spec, proc, log, name), _wait_listening(name, proc, log, offset)
 
 
 def _stop_service(name: str, proc: subprocess.Popen[bytes], out: TextIO) -> None:
@@ -232,7 +252,7 @@ def _check_alive(running: list[_Running]) -> None:
     for service in running:
         if service.proc.poll() is not None:
             raise StartupError(
-                f"{service.spec.name} exited with code {service.proc.returncode}; "
+                f"{service.name} exited with code {service.proc.returncode}; "
                 f"{service.log} ends with:\n{tail(service.log)}"
             )
 
@@ -262,6 +282,7 @@ def _write_ready_file(path: Path, gateway_url: str, env: StackEnv, data_dir: Pat
         "gateway_url": gateway_url,
         "redis_url": env.redis_url,
         "s3_endpoint": env.s3.endpoint,
+        "broker_address": env.addresses["broker"],
         "auth_mode": env.auth_mode,
         "admin_username": "admin",
         "admin_password_file": str(data_dir / "identity" / "admin-password"),
