@@ -19,7 +19,7 @@ from cityos_broker.temporal.runtime import TemporalRuntime
 from cityos_broker.usecases.batch import BatchUseCases
 from cityos_broker.usecases.catalog import CatalogUseCases
 from cityos_broker.usecases.entities import EntityUseCases
-from cityos_broker.usecases.subscriptions import SubscriptionUseCases
+from cityos_broker.usecases.subscriptions import ANYONE, Caller, SubscriptionUseCases
 from cityos_broker.usecases.support import Support
 from cityos_broker.usecases.temporal import TemporalUseCases
 
@@ -123,20 +123,30 @@ class Broker:
         return await self._catalog.delete_context(request)
 
     # Subscriptions
-    async def create_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        return await self._subscriptions.create(tenant, request)
+    async def create_subscription(
+        self, tenant: str, request: pb.ResourceRequest, caller: Caller = ANYONE
+    ) -> pb.ResourceResponse:
+        return await self._subscriptions.create(tenant, request, caller)
 
-    async def retrieve_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        return await self._subscriptions.retrieve(tenant, request)
+    async def retrieve_subscription(
+        self, tenant: str, request: pb.ResourceRequest, caller: Caller = ANYONE
+    ) -> pb.ResourceResponse:
+        return await self._subscriptions.retrieve(tenant, request, caller)
 
-    async def query_subscriptions(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        return await self._subscriptions.query(tenant, request)
+    async def query_subscriptions(
+        self, tenant: str, request: pb.ResourceRequest, caller: Caller = ANYONE
+    ) -> pb.ResourceResponse:
+        return await self._subscriptions.query(tenant, request, caller)
 
-    async def update_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        return await self._subscriptions.update(tenant, request)
+    async def update_subscription(
+        self, tenant: str, request: pb.ResourceRequest, caller: Caller = ANYONE
+    ) -> pb.ResourceResponse:
+        return await self._subscriptions.update(tenant, request, caller)
 
-    async def delete_subscription(self, tenant: str, request: pb.ResourceRequest) -> pb.ResourceResponse:
-        return await self._subscriptions.delete(tenant, request)
+    async def delete_subscription(
+        self, tenant: str, request: pb.ResourceRequest, caller: Caller = ANYONE
+    ) -> pb.ResourceResponse:
+        return await self._subscriptions.delete(tenant, request, caller)
 
     # Temporal API
     def _temporal_api(self) -> TemporalUseCases:

@@ -21,6 +21,7 @@ from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.servicer import SERVICE_NAME, BrokerServicer, register
 from cityos_broker.store import Store
 from cityos_broker.store.stream_trim import StreamTrimJob
+from cityos_broker.subscriptions.identity import notification_policy
 from cityos_broker.subscriptions.store import SubscriptionStore
 from cityos_broker.subscriptions.worker import NotifierWorker
 from cityos_broker.temporal.runtime import TemporalRuntime, replica_name
@@ -145,6 +146,7 @@ def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer
             settings.notifier,
             allow_private_urls=settings.allow_private_urls,
             max_limit=settings.max_limit,
+            policy=notification_policy(settings.notifier, resolver.core, telemetry),
             tracer=telemetry.tracer,
             meter=telemetry.meter,
         )

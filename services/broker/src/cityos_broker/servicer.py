@@ -9,19 +9,28 @@ from typing import TypeAlias, TypeVar
 import grpc
 from cityos.broker.v1 import broker_pb2 as pb
 from cityos.broker.v1 import broker_pb2_grpc
-from cityos_runtime.metadata import call_tenant
+from cityos_runtime.metadata import CLIENT_ID, OWN_ONLY, call_tenant, metadata_value
 from cityos_runtime.problems import ProblemError, abort_with_problem
 from opentelemetry import trace
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cityos_broker.broker import Broker
+from cityos_broker.usecases.subscriptions import ANYONE, Caller
 
 _log = logging.getLogger(__name__)
 
 Context: TypeAlias = grpc.aio.ServicerContext
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+
+
+def _caller(context: Context) -> Caller:
+    """The subscription caller from the gateway's metadata (absent: no owner, every subscription)."""
+    metadata = context.invocation_metadata() or ()
+    if not any(key == CLIENT_ID for key, _ in metadata):
+        return ANYONE
+    return Caller(metadata_value(metadata, CLIENT_ID), metadata_value(metadata, OWN_ONLY) == "1")
 
 
 def _trace_id() -> str:
@@ -55,6 +64,18 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             _log.exception("unexpected failure", extra={"rpc": use_case.__name__, "trace_id": trace_id})
             detail = "the broker failed unexpectedly" + (f"; trace id {trace_id}" if trace_id else "")
             await abort_with_problem(context, ProblemError("InternalError", detail, status=500))
+
+    async def _as_caller(
+        self, use_case: Callable[[str, Req, Caller], Awaitable[Resp]], request: Req, context: Context
+    ) -> Resp:
+        """Run a subscription use case for the calling client the gateway names in the metadata."""
+        caller = _caller(context)
+
+        async def bound(tenant: str, message: Req) -> Resp:
+            return await use_case(tenant, message, caller)
+
+        bound.__name__ = use_case.__name__
+        return await self._call(bound, request, context)
 
     async def CreateEntity(
         self, request: pb.CreateEntityRequest, context: Context
@@ -135,21 +156,21 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         return await self._call(self._broker.delete_context, request, context)
 
     async def CreateSubscription(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.create_subscription, request, context)
+        return await self._as_caller(self._broker.create_subscription, request, context)
 
     async def RetrieveSubscription(
         self, request: pb.ResourceRequest, context: Context
     ) -> pb.ResourceResponse:
-        return await self._call(self._broker.retrieve_subscription, request, context)
+        return await self._as_caller(self._broker.retrieve_subscription, request, context)
 
     async def QuerySubscriptions(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.query_subscriptions, request, context)
+        return await self._as_caller(self._broker.query_subscriptions, request, context)
 
     async def UpdateSubscription(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.update_subscription, request, context)
+        return await self._as_caller(self._broker.update_subscription, request, context)
 
     async def DeleteSubscription(self, request: pb.ResourceRequest, context: Context) -> pb.ResourceResponse:
-        return await self._call(self._broker.delete_subscription, request, context)
+        return await self._as_caller(self._broker.delete_subscription, request, context)
 
     async def CreateTemporalEntity(
         self, request: pb.ResourceRequest, context: Context

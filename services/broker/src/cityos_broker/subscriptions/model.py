@@ -236,6 +236,9 @@ def _members(doc: Mapping[str, Any], terms: TermMap, current: Stored | None) -> 
     for name, value in doc.items():
         if name in SYSTEM_MEMBERS or name in ("id", "type"):
             continue
+        if name not in parsers and name not in ("q", "notificationTrigger", "notification"):
+            # Also internal members (the owner): a client can neither set nor remove them.
+            raise bad(f"unknown subscription member {name!r}")
         if value is None and current is not None and name not in ("notification", "entities"):
             out[name] = None  # merge-patch: a null removes the member
         elif name in parsers:
@@ -247,10 +250,8 @@ def _members(doc: Mapping[str, Any], terms: TermMap, current: Stored | None) -> 
             if not isinstance(value, list) or not value or not set(value) <= set(TRIGGERS):
                 raise bad(f"notificationTrigger must be a non-empty array of {', '.join(TRIGGERS)}")
             out[name] = list(dict.fromkeys(value))
-        elif name == "notification":
-            out[name] = _notification(value, terms, (current or {}).get("notification"))
         else:
-            raise bad(f"unknown subscription member {name!r}")
+            out[name] = _notification(value, terms, (current or {}).get("notification"))
     return out
 
 

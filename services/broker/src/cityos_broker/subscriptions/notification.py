@@ -1,9 +1,8 @@
 """Notification documents: a stable id per (subscription, event), the data rendered as the subscription asks.
 
 Data comes from `ngsild.render` (the same renderer as queries), compacted with the subscription's
-`jsonldContext`. `ReadPolicy` is the one place where the owner's read policy filters what a notification
-may carry; until the identity policies exist, `AttributesAsked` passes the entity on and the renderer
-keeps only `notification.attributes` (all attributes when none are named).
+`jsonldContext`; the renderer keeps only `notification.attributes` (all attributes when none are named).
+The entities given are already what the owner may read (`policy.OwnerView`).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -36,19 +35,6 @@ def notification_id(subscription_id: str, event_key: str) -> str:
     """A stable notification id: the same subscription and event always give the same id (de-duplication)."""
     digest = hashlib.sha256(f"{subscription_id}\x00{event_key}".encode()).digest()
     return f"urn:ngsi-ld:Notification:{uuid.UUID(bytes=digest[:16], version=5)}"
-
-
-class ReadPolicy(Protocol):
-    """What the subscription's owner may read of an entity now (None: nothing, skip the entity)."""
-
-    def visible(self, tenant: str, sub: Stored, entity: Entity) -> Entity | None: ...
-
-
-class AttributesAsked:
-    """Until the identity issue's policies exist: the tenant's own data, projected by the renderer."""
-
-    def visible(self, tenant: str, sub: Stored, entity: Entity) -> Entity | None:
-        return entity
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cityos_runtime.config import env_bool, env_float, env_int
+from cityos_runtime.config import env_bool, env_float, env_int, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +21,12 @@ class NotifierSettings:
     concurrency: int = 64  # deliveries in flight per worker
     tenant_refresh: float = 5.0  # seconds between reads of the tenant set
     sent_ttl: float = 86_400.0  # seconds a delivered notification id is remembered (de-duplication)
+    identity_address: str = ""  # the identity service (owners' read policies); "" = none: tenant's data
+    policy_ttl: float = 5.0  # seconds a tenant's policies are cached (one GetAccessPolicies per TTL)
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None) -> NotifierSettings:
-        """Read every BROKER_NOTIFY_* variable."""
+        """Read every BROKER_NOTIFY_* variable, IDENTITY_ADDRESS and BROKER_POLICY_TTL."""
         return cls(
             enabled=env_bool("BROKER_NOTIFIER", True, environ=environ),
             timeout=env_float("BROKER_NOTIFY_TIMEOUT", 5.0, min_value=0.1, environ=environ),
@@ -37,4 +39,6 @@ class NotifierSettings:
             concurrency=env_int("BROKER_NOTIFY_CONCURRENCY", 64, min_value=1, environ=environ),
             tenant_refresh=env_float("BROKER_NOTIFY_TENANT_REFRESH", 5.0, min_value=0.1, environ=environ),
             sent_ttl=env_float("BROKER_NOTIFY_DEDUP_TTL", 86_400.0, min_value=1.0, environ=environ),
+            identity_address=env_str("IDENTITY_ADDRESS", "", environ=environ).strip(),
+            policy_ttl=env_float("BROKER_POLICY_TTL", 5.0, min_value=0.1, environ=environ),
         )

@@ -190,6 +190,19 @@ class SubscriptionStore:
         found = await self.get_many(tenant, [as_text(i) for i in ids])
         return [f for f in found if f is not None], int(total)
 
+    async def page_owned(
+        self, tenant: str, member: str, owner: str | None, offset: int, limit: int
+    ) -> tuple[list[Found], int]:
+        """A page of the subscriptions whose `member` is `owner`, in id order, and their number.
+
+        Reads all of the tenant's subscriptions: there is no index by owner, and a tenant has few.
+        """
+        keys = SubscriptionKeys(tenant)
+        raw: Any = await self._redis.zrange(keys.index, 0, -1)
+        ids = [as_text(i) for i in raw]
+        owned = [f for f in await self.get_many(tenant, ids) if f is not None and f.sub.get(member) == owner]
+        return (owned[offset : offset + limit] if limit > 0 else []), len(owned)
+
     async def version(self, tenant: str) -> int:
         """The tenant's subscription version counter (changes with every create, update or delete)."""
         raw = await self._redis.get(SubscriptionKeys(tenant).version)

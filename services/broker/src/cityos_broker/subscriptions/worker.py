@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from cityos_runtime.problems import ProblemError
 from cityos_runtime.redis_connect import RedisClient
 from opentelemetry import metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -26,12 +27,9 @@ from cityos_broker.store import EntityStore, utc_now
 from cityos_broker.store.keys import TENANTS_KEY, as_text
 from cityos_broker.subscriptions.cache import Ready, SubscriptionCache
 from cityos_broker.subscriptions.matcher import ChangeEvent
-from cityos_broker.subscriptions.notification import (
-    AttributesAsked,
-    ReadPolicy,
-    build_notification,
-)
+from cityos_broker.subscriptions.notification import build_notification
 from cityos_broker.subscriptions.periods import Claim, PeriodLedger
+from cityos_broker.subscriptions.policy import NotificationPolicy, OwnerView, TenantData
 from cityos_broker.subscriptions.queue import (
     SENDER_GROUP,
     Entry,
@@ -80,7 +78,7 @@ class NotifierWorker:
         allow_private_urls: bool,
         max_limit: int,
         consumer: str | None = None,
-        policy: ReadPolicy | None = None,
+        policy: NotificationPolicy | None = None,
         tracer: trace.Tracer | None = None,
         meter: metrics.Meter | None = None,
     ) -> None:
@@ -95,8 +93,8 @@ class NotifierWorker:
         self._senders = Senders(
             timeout=settings.timeout, allow_private=allow_private_urls, concurrency=settings.concurrency
         )
-        # The owner's read policy filters every notification here (identity issue); today: the tenant's data.
-        self._policy = policy or AttributesAsked()
+        # What each subscription's owner may read now (identity's policies; without identity: everything).
+        self._policy = policy or TenantData()
         self._tracer = tracer or trace.get_tracer("cityos.broker.notifier")
         self._outcomes = (meter or metrics.get_meter("cityos.broker.notifier")).create_counter(
             "cityos.broker.notifications", description="notification delivery attempts by outcome"
@@ -138,6 +136,7 @@ class NotifierWorker:
         self._loops.clear()
         self._inflight.clear()
         await self._senders.aclose()
+        await self._policy.aclose()
 
     async def _guarded(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run a loop forever: a Redis outage or a bug is logged and the loop resumes after a pause."""
@@ -186,18 +185,41 @@ class NotifierWorker:
         for entry in entries:
             by_tenant.setdefault(entry.tenant, []).append(entry)
         for tenant, own in by_tenant.items():
+            view = await self._view(tenant)
+            if view is None:
+                continue  # left pending: the claim loop retries them once identity answers
             subs = await self._cache.get(tenant)  # one version check per tenant and batch
-            results = [(entry.entry_id, await self._notifications(tenant, entry, subs)) for entry in own]
+            results = [
+                (entry.entry_id, await self._notifications(tenant, entry, subs, view)) for entry in own
+            ]
             await self._queue.enqueue(tenant, results)
 
-    async def _notifications(self, tenant: str, entry: Entry, subs: list[Ready]) -> list[Pending]:
+    async def _view(self, tenant: str) -> OwnerView | None:
+        """The tenant's policies for this batch; None when identity has never answered and does not now."""
+        try:
+            return await self._policy.view(tenant)
+        except ProblemError as problem:
+            _log.warning(
+                "tenant policies unavailable; its notifications wait",
+                extra={"tenant": tenant, "error": problem.detail},
+            )
+            return None
+
+    async def _notifications(
+        self, tenant: str, entry: Entry, subs: list[Ready], view: OwnerView
+    ) -> list[Pending]:
         """The notifications one change event causes (an undecodable event causes none and is logged)."""
         try:
             event = ChangeEvent.from_fields(entry.entry_id, entry.fields)
+            if not view.serving:
+                return []  # a suspended or deleted tenant notifies nothing
             notifications: list[Pending] = []
             for ready in subs:
                 compiled = ready.compiled
-                if not (compiled.active() and compiled.matches(event)):
+                if not compiled.active():
+                    continue
+                seen = view.event(compiled.sub, event)  # matched on what the owner may read only
+                if seen is None or not compiled.matches(seen):
                     continue
                 throttling = compiled.sub.get("throttling")
                 if throttling is not None:
@@ -206,7 +228,7 @@ class NotifierWorker:
                     lease = SubscriptionKeys(tenant).lease("throttle", compiled.id)
                     if not await self._queue.lease(lease, entry.entry_id, float(throttling)):
                         continue
-                pending = self._notification(tenant, ready, event)
+                pending = self._notification(ready, seen)
                 if pending is not None:
                     notifications.append(pending)
             return notifications
@@ -216,16 +238,13 @@ class NotifierWorker:
             _log.exception("change event dropped", extra={"tenant": tenant, "entry": entry.entry_id})
             return []
 
-    def _notification(self, tenant: str, ready: Ready, event: ChangeEvent) -> Pending | None:
+    def _notification(self, ready: Ready, event: ChangeEvent) -> Pending | None:
         sub = ready.compiled.sub
-        visible = self._policy.visible(tenant, sub, event.current)
-        if visible is None:
-            return None
         deleted = event.after is None
         outgoing = build_notification(
             sub,
             event.entry_id,
-            [(event.before, visible)],
+            [(event.before, event.current)],
             ready.terms,
             event.at or utc_now(),
             deleted=deleted,
@@ -252,9 +271,17 @@ class NotifierWorker:
     async def _spawn(self, entries: list[Entry], *, claimed: bool) -> None:
         """Start a delivery task per entry (the subscriptions are looked up once per tenant)."""
         subs: dict[str, dict[str, Ready]] = {}
+        serving: dict[str, bool] = {}
         for entry in entries:
             if entry.tenant not in subs:
                 subs[entry.tenant] = {r.compiled.id: r for r in await self._cache.get(entry.tenant)}
+                # Filtered when matched; here only the tenant's state (identity unreachable: deliver).
+                view = await self._view(entry.tenant)
+                serving[entry.tenant] = view is None or view.serving
+            if not serving[entry.tenant]:
+                # Suspended or deleted since it was queued: not sent, and not kept for a later resume.
+                await self._queue.done(entry.tenant, entry.entry_id, "", self._settings.sent_ttl)
+                continue
             delivery = self._deliver(entry, subs[entry.tenant], claimed)
             task = asyncio.create_task(delivery, name=f"notify-{entry.entry_id}")
             self._inflight.add(task)
@@ -350,11 +377,17 @@ class NotifierWorker:
             await asyncio.sleep(_PERIODIC_TICK_S)
             now = time.time()
             for tenant in list(self._tenants):
-                for ready in await self._cache.get(tenant):
-                    if ready.compiled.periodic and ready.compiled.active(now):
-                        await self._periodic(tenant, ready, now)
+                periodic = [r for r in await self._cache.get(tenant) if r.compiled.periodic]
+                if not periodic:
+                    continue
+                view = await self._view(tenant)
+                if view is None:
+                    continue  # nothing is claimed: the period is done once identity answers
+                for ready in periodic:
+                    if ready.compiled.active(now):
+                        await self._periodic(tenant, ready, now, view)
 
-    async def _periodic(self, tenant: str, ready: Ready, now: float) -> None:
+    async def _periodic(self, tenant: str, ready: Ready, now: float, view: OwnerView) -> None:
         """Notify the matching entities once per period: the replica holding the period's lease queues the
         notification and marks the period done in one script; a lease left by a dead replica expires and
         another replica does the period (see `periods`)."""
@@ -372,15 +405,26 @@ class NotifierWorker:
             return  # look again next tick: the owner may die before finishing
         if claim is Claim.MINE:
             await self._ledger.finish(
-                tenant, sub["id"], interval, period, await self._period_notification(tenant, ready, period)
+                tenant,
+                sub["id"],
+                interval,
+                period,
+                await self._period_notification(tenant, ready, period, view),
             )
         self._periods[sub["id"]] = period
 
-    async def _period_notification(self, tenant: str, ready: Ready, period: int) -> Pending | None:
+    async def _period_notification(
+        self, tenant: str, ready: Ready, period: int, view: OwnerView
+    ) -> Pending | None:
         """The notification of one period: the matching entities the owner may read (None: nothing)."""
         sub = ready.compiled.sub
+        if not view.serving:
+            return None
         entities, _ = await self._entities.query(tenant, ready.compiled.filter, limit=self._max_limit)
-        visible = [e for e in (self._policy.visible(tenant, sub, e) for e in entities) if e is not None]
+        visible = [e for e in (view.visible(sub, e) for e in entities) if e is not None]
+        if view.restricted(sub):
+            # Matched again on what the owner may read (a q on a hidden attribute must not select).
+            visible = [e for e in visible if ready.compiled.filter.matches(e)]
         if not visible:
             return None
         outgoing = build_notification(
