@@ -52,6 +52,7 @@ def test_listening_address_from_port_or_url() -> None:
 def test_broker_and_identity_start_before_the_gateway_which_gets_their_addresses() -> None:
     names = [spec.name for spec in SERVICES]
     assert names.index("broker") < names.index("gateway")
+    assert names.index("identity") < names.index("broker"), "the broker's notifier reads identity's policies"
     assert names.index("identity") < names.index("gateway")
     env = StackEnv(
         redis_url="redis://127.0.0.1:1/0",
@@ -73,6 +74,7 @@ def test_broker_and_identity_start_before_the_gateway_which_gets_their_addresses
     assert "bootstrap-secret" not in repr(env)
     assert broker["BROKER_GRPC_PORT"] == "0"
     assert broker["BROKER_ALLOW_PRIVATE_URLS"] == "true"
+    assert broker["IDENTITY_ADDRESS"] == "127.0.0.1:8"
     env.auth_mode = "open"
     assert next(s for s in SERVICES if s.name == "gateway").env(env)["GATEWAY_AUTH_MODE"] == "open"
 

@@ -50,6 +50,8 @@ def _broker_env(stack: StackEnv) -> dict[str, str]:
         "BROKER_GRPC_PORT": "0",
         "BROKER_ALLOW_PRIVATE_URLS": "true",
         "BROKER_AUTO_CREATE_TENANTS": "true",
+        # Notifications carry only what each subscription's owner may read (identity's policies).
+        "IDENTITY_ADDRESS": stack.addresses["identity"],
     }
 
 
@@ -83,8 +85,8 @@ def _gateway_env(stack: StackEnv) -> dict[str, str]:
 # Start-up order: a service may read the address of any service above it. assets, catalog and connectors
 # slot in here (before the gateway, which fronts them) as they are built.
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("broker", "cityos_broker", _broker_env),
     ServiceSpec("identity", "cityos_identity", _identity_env),
+    ServiceSpec("broker", "cityos_broker", _broker_env),
     ServiceSpec("gateway", "cityos_gateway", _gateway_env),
 )
 
