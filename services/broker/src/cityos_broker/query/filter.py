@@ -19,6 +19,7 @@ from cityos_runtime.problems import ProblemError
 from cityos_broker.query.csf import parse_csf
 from cityos_broker.query.geo import GeoBox, GeoCircle, GeoQuery
 from cityos_broker.query.qlang import QExpression, compile_q
+from cityos_broker.query.qterms import ExactRange
 from cityos_broker.query.scopeq import ScopeQuery, parse_scope_query
 from cityos_broker.query.syntax import Expand, compile_regex
 from cityos_broker.query.typeexpr import TypeExpression, parse_type_expression
@@ -42,6 +43,19 @@ class IndexPlan:
     geo_property: str | None = None  # IRI of the GeoProperty the geo-query tests
     geo_area: GeoCircle | GeoBox | None = None  # GEOSEARCH pre-filter on `geo:<geo_property>`
     geo_area_all_shapes: bool = False  # False: geo_area holds matching Points only (see GeoQuery.search_area)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexCount:
+    """A query whose matches the indexes can count without reading an entity: an optional single type
+    and one exact numeric range (`q` is one term such as `waterLevel>2`, nothing else filters).
+
+    The store still checks that the attribute holds one plain number in every entity that has it
+    (its `numbers_other` set is empty); otherwise it counts by walking the matches.
+    """
+
+    type_iri: str | None
+    range: ExactRange
 
 
 class EntityFilter:
@@ -124,6 +138,21 @@ class EntityFilter:
         if self.q is not None and not self.q.matches(entity):
             return False
         return self.geo is None or self.geo.matches_entity(entity)
+
+    def count_plan(self) -> IndexCount | None:
+        """How the indexes alone could count the matches, when the selectors allow it (else None)."""
+        if self.ids or self.id_pattern or self.attrs or self.scope_query or self.geo or self.q is None:
+            return None
+        exact = self.q.exact_range()
+        if exact is None:
+            return None
+        if self.type_expression is None:
+            return IndexCount(None, exact)
+        dnf = self.type_expression.dnf()
+        if len(dnf) != 1 or len(dnf[0]) != 1:
+            return None
+        (type_iri,) = dnf[0]
+        return IndexCount(type_iri, exact)
 
     def plan(self) -> IndexPlan:
         """The index narrowing the store may apply before calling `matches`."""

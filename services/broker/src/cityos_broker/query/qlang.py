@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cityos_broker.query.qparse import QParser
-from cityos_broker.query.qterms import Bounds, Node
+from cityos_broker.query.qterms import Bounds, ExactRange, Node, Term
 from cityos_broker.query.syntax import Expand
 
 
@@ -61,6 +61,10 @@ class QExpression:
         top-level attribute with number values count; `matches` still decides.
         """
         return dict(self._ranges)
+
+    def exact_range(self) -> ExactRange | None:
+        """The numeric range the whole expression is equivalent to (see `Term.exact_range`), else None."""
+        return self._root.exact_range() if isinstance(self._root, Term) else None
 
     def __repr__(self) -> str:
         return f"QExpression({self.text!r})"

@@ -11,6 +11,23 @@ from cityos_broker.query.qpath import AttributePath, TargetKind
 from cityos_broker.query.qvalues import TEXT_KINDS, Kind, Literal, Range, compare, equals, in_range
 
 Bounds = tuple[float | None, float | None]
+# Scores are doubles: integers beyond 2**53 may round, so a bound that large could count them wrongly.
+_EXACT_SCORE_LIMIT = 2.0**53
+
+
+@dataclass(frozen=True, slots=True)
+class ExactRange:
+    """A term that holds exactly when a plain attribute's one number lies within the bounds.
+
+    `low_open` / `high_open`: the bound itself is excluded (> and <). None: unbounded on that side.
+    """
+
+    attribute: str
+    low: float | None
+    high: float | None
+    low_open: bool = False
+    high_open: bool = False
+
 
 # Ordering operators and the comparison results they accept.
 _ORDERING: dict[str, tuple[int, ...]] = {">": (1,), ">=": (0, 1), "<": (-1,), "<=": (-1, 0)}
@@ -71,6 +88,38 @@ class Term:
     def required(self) -> frozenset[str]:
         # Every operator, != and !~= included, needs the target element to exist (clause 4.9).
         return frozenset({self.path.attribute})
+
+    def exact_range(self) -> ExactRange | None:
+        """The range this term is equivalent to on an attribute holding one plain number, else None.
+
+        Only `attr op number` (op one of > >= < <=), `attr==number` and `attr==lo..hi` on a plain path:
+        for an entity whose attribute is one Property with a finite number these match exactly when the
+        number lies in the range (a list `==a,b`, other types and other paths are left to `matches`).
+        """
+        if not self.path.is_plain or self.pattern is not None or len(self.values) != 1:
+            return None
+        value = self.values[0]
+        if isinstance(value, Range):
+            numeric = value.low.kind is Kind.NUMBER and value.high.kind is Kind.NUMBER
+            if self.operator != "==" or not numeric:
+                return None
+            low, high = float(value.low.value), float(value.high.value)
+            found = ExactRange(self.path.attribute, low, high)
+        elif value.kind is not Kind.NUMBER:
+            return None
+        else:
+            number = float(value.value)
+            op = self.operator
+            if op == "==":
+                found = ExactRange(self.path.attribute, number, number)
+            elif op in (">", ">="):
+                found = ExactRange(self.path.attribute, number, None, low_open=op == ">")
+            elif op in ("<", "<="):
+                found = ExactRange(self.path.attribute, None, number, high_open=op == "<")
+            else:
+                return None
+        bounds = [b for b in (found.low, found.high) if b is not None]
+        return found if all(abs(b) < _EXACT_SCORE_LIMIT for b in bounds) else None
 
     def ranges(self) -> dict[str, Bounds]:
         if not self.path.is_plain or self.operator not in ("==", ">", ">=", "<", "<="):

@@ -11,8 +11,9 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from cityos_broker.query.filter import IndexPlan
+from cityos_broker.query.filter import IndexCount, IndexPlan
 from cityos_broker.query.geo import GeoBox, GeoCircle
+from cityos_broker.store.counting import index_count
 from cityos_broker.store.keys import TenantKeys, as_text
 from cityos_broker.store.walking import plan_walk, range_stats, score_bounds, walk_chunks, walk_driver
 
@@ -29,6 +30,8 @@ class Filter(Protocol):
     def matches(self, entity: Any) -> bool: ...
 
     def plan(self) -> IndexPlan: ...
+
+    def count_plan(self) -> IndexCount | None: ...
 
 
 def covering_circle(area: GeoCircle | GeoBox) -> GeoCircle:
@@ -161,6 +164,14 @@ class QueryExecutor:
         and counting use ZRANGE / ZCARD without reading the skipped entities.
         """
         keys = TenantKeys(tenant)
+        counting = flt.count_plan() if count and not exact else None
+        if counting is not None:
+            total = await index_count(self._redis, keys, counting)
+            if total is not None:
+                if limit == 0:
+                    return [], total
+                page, _ = await self.query(tenant, flt, limit=limit, offset=offset)
+                return page, total
         plan = flt.plan()
         if plan.ids is not None:
             return await self._scan(keys, flt, self._listed(sorted(set(plan.ids))), limit, offset, count)

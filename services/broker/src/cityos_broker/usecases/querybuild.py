@@ -10,7 +10,7 @@ from cityos.broker.v1 import broker_pb2 as pb
 from cityos_runtime.problems import ProblemError
 
 from cityos_broker.ngsild.contexts import TermMap
-from cityos_broker.query.filter import EntityFilter, IndexPlan
+from cityos_broker.query.filter import EntityFilter, IndexCount, IndexPlan
 from cityos_broker.query.geo import GeoQuery, parse_geo_query
 from cityos_broker.usecases.support import Support, parse_object
 
@@ -33,6 +33,10 @@ class AnyOfFilter:
 
     def matches(self, entity: Mapping[str, Any]) -> bool:
         return any(f.matches(entity) for f in self._filters)
+
+    def count_plan(self) -> IndexCount | None:
+        """Several selectors are never counted from the indexes alone."""
+        return None
 
     def plan(self) -> IndexPlan:
         """Selectors differ only in id / idPattern / type; the shared selectors narrow as for one filter."""

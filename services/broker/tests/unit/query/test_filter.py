@@ -147,3 +147,47 @@ def test_plan_of_or_query_requires_nothing(expand: Any) -> None:
 
 def test_id_pattern_with_future_warning_construct(expand: Any) -> None:
     assert build(expand, id_pattern="urn:x:[[a]").matches(gauge("urn:x:a"))
+
+
+@pytest.mark.parametrize(
+    ("q", "low", "high", "low_open", "high_open"),
+    [
+        ("waterLevel>2", 2.0, None, True, False),
+        ("waterLevel>=2", 2.0, None, False, False),
+        ("waterLevel<2.5", None, 2.5, False, True),
+        ("waterLevel<=-1", None, -1.0, False, False),
+        ("waterLevel==3", 3.0, 3.0, False, False),
+        ("waterLevel==1..4", 1.0, 4.0, False, False),
+    ],
+)
+def test_count_plan_of_one_numeric_term(
+    expand: Any, q: str, low: float | None, high: float | None, low_open: bool, high_open: bool
+) -> None:
+    plan = build(expand, type_expression="WaterLevelGauge", q=q).count_plan()
+    assert plan is not None
+    assert plan.type_iri == D + "WaterLevelGauge"
+    exact = plan.range
+    assert (exact.attribute, exact.low, exact.high) == (D + "waterLevel", low, high)
+    assert (exact.low_open, exact.high_open) == (low_open, high_open)
+    assert build(expand, q=q).count_plan() is not None  # no type: the whole numbers index
+
+
+@pytest.mark.parametrize(
+    "selectors",
+    [
+        {"q": "waterLevel!=2"},
+        {"q": "waterLevel==1,2"},
+        {"q": "waterLevel>1;waterLevel<3"},
+        {"q": "waterLevel>1|riverName==1"},
+        {"q": "waterLevel.observedAt>1"},
+        {"q": 'riverName=="Toyohira"'},
+        {"q": "waterLevel>9007199254740993"},  # beyond exact double scores
+        {"q": "waterLevel>1", "type_expression": "WaterLevelGauge,Bus"},
+        {"q": "waterLevel>1", "attrs": ["riverName"]},
+        {"q": "waterLevel>1", "id_pattern": "urn:.*"},
+        {"q": "waterLevel>1", "scope_q": "/Hokkaido"},
+        {"type_expression": "WaterLevelGauge"},
+    ],
+)
+def test_no_count_plan_when_more_than_one_range_decides(expand: Any, selectors: dict[str, Any]) -> None:
+    assert build(expand, **selectors).count_plan() is None
