@@ -15,10 +15,27 @@ from typing import Any
 
 import uvloop
 
-from loadtests.bench.report import growth_table, print_report, write_chart, write_json
+from loadtests.bench.report import (
+    brokers_table,
+    cpu_table,
+    growth_table,
+    print_report,
+    write_chart,
+    write_json,
+)
 from loadtests.bench.runner import BenchOptions, BenchRun, run_bench
 
 GROWTH_SIZES = (10_000, 100_000, 1_000_000)
+
+
+def _broker_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
+    if not all(1 <= n <= 8 for n in counts) or len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError("broker counts must be distinct numbers from 1 to 8")
+    return counts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("oidc", "open"),
         default="oidc",
         help="gateway auth: oidc (tokens verified, as section 6 assumes; default) or open (no checks)",
+    )
+    p.add_argument(
+        "--brokers",
+        type=_broker_counts,
+        default=(1,),
+        help="broker processes, or a comma list (1,2) to compare counts, each in a fresh stack (1)",
     )
     p.add_argument("--smoke", action="store_true", help="tiny and fast: 200 entities, 1 s per figure")
     p.add_argument("--profile", action="store_true", help="py-spy the broker and gateway during each figure")
@@ -72,6 +95,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
         profile_native=args.profile_native,
         auth=args.auth,
         work_dir=work_dir,
+        brokers=args.brokers,
     )
 
 
@@ -103,6 +127,7 @@ def _document(
         "processes": run.processes,
         "figures": [f.to_json() for f in main],
         "growth": {str(size): [f.to_json() for f in figs] for size, figs in sorted(run.by_size.items())},
+        "brokers": {str(n): [f.to_json() for f in figs] for n, figs in sorted(run.by_brokers.items())},
         "notes": run.notes,
         "profiles": run.profiles_json(),
         "elapsed_s": round(seconds, 1),
@@ -137,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     print_report(sys.stdout, run.by_size[size], run.notes)
     if len(run.by_size) > 1 or args.growth:
         print("\ngrowth (load bounded by --load-budget per size):\n" + growth_table(run.by_size))
+    if len(run.by_brokers) > 1:
+        heading = f"\nbroker processes ({size:,} entities, one fresh stack each):\n"
+        print(heading + brokers_table(run.by_brokers))
+        for count, figures in sorted(run.by_brokers.items())[1:]:
+            print(f"\ncores used with {count} brokers:\n" + cpu_table(figures))
     _print_profiles(run)
     json_path, png_path = args.out / "bench.json", args.out / "bench.png"
     write_json(json_path, _document(run, options, machine, time.monotonic() - started))

@@ -45,6 +45,12 @@ GET = FigureSpec("get_by_id", "GET entity by id", target="≥ 4,000/s", min_rate
 QUERY = FigureSpec(
     "query_type_q", "query by type + q (waterLevel > X)", target="p95 < 100 ms", max_p95_ms=100
 )
+QUERY_COUNT = FigureSpec(
+    "query_type_q_count",
+    "query by type + q with count=true (NGSILD-Results-Count)",
+    target="p95 < 100 ms",
+    max_p95_ms=100,
+)
 NOTIFY = FigureSpec(
     "notifications",
     "notifications, 10 subscribers (PATCH sent → delivered)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -86,6 +86,16 @@ def print_report(out: TextIO, figures: Sequence[Figure], notes: Sequence[str]) -
 
 def growth_table(growth: Mapping[int, Sequence[Figure]]) -> str:
     """How each figure changes with the number of entities: one column per size reached."""
+    return compare_table(growth, lambda size: f"{size:,} entities")
+
+
+def brokers_table(by_brokers: Mapping[int, Sequence[Figure]]) -> str:
+    """How each figure changes with the number of broker processes: one column per count."""
+    return compare_table(by_brokers, lambda n: f"{n} broker{'s' if n > 1 else ''}")
+
+
+def compare_table(growth: Mapping[int, Sequence[Figure]], header: Callable[[int], str]) -> str:
+    """Each figure's rate and tail latency side by side, one column per key of `growth`."""
     sizes = sorted(growth)
     keys: dict[str, str] = {}
     for size in sizes:
@@ -104,7 +114,7 @@ def growth_table(growth: Mapping[int, Sequence[Figure]]) -> str:
                 which = "p95" if key.startswith("query") else "p99"
                 cells.append(f"{match.rate:,.0f}/s {which} {tail or 0:.0f} ms")
         rows.append(tuple(cells))
-    return render_table(rows, ("figure", *(f"{s:,} entities" for s in sizes)))
+    return render_table(rows, ("figure", *(header(s) for s in sizes)))
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:

@@ -21,7 +21,7 @@ from loadtests.bench.cpu import cpu_meter
 from loadtests.bench.loadgen import run_load
 from loadtests.bench.notify import measure_notifications
 from loadtests.bench.profile import ProfileSummary, profiling
-from loadtests.bench.stack import TWO_BROKERS_UNSUPPORTED, RunningStack, running_stack
+from loadtests.bench.stack import RunningStack, running_stack
 from loadtests.bench.workload import Gauges, Requests
 
 
@@ -43,13 +43,15 @@ class BenchOptions:
     profile_native: bool
     auth: str
     work_dir: Path
+    brokers: tuple[int, ...] = (1,)  # broker processes; several counts: one fresh stack each, compared
 
 
 @dataclass
 class BenchRun:
     """Everything one run found: figures per size reached, notes, profiles."""
 
-    by_size: dict[int, list[F.Figure]] = field(default_factory=dict)
+    by_size: dict[int, list[F.Figure]] = field(default_factory=dict)  # with the first broker count
+    by_brokers: dict[int, list[F.Figure]] = field(default_factory=dict)  # the largest size, per count
     notes: list[str] = field(default_factory=list)
     profiles: list[ProfileSummary] = field(default_factory=list)
     processes: dict[str, int] = field(default_factory=dict)
@@ -72,7 +74,12 @@ class _Session:
         self.options = options
         self.stack = stack
         self.baseline_url = baseline.url
-        self.pids: dict[str, int] = {role: pids[0] for role, pids in stack.processes.items() if pids}
+        # Every process by role ("broker", then "broker-2", ...), so the CPU table shows each replica.
+        self.pids: dict[str, int] = {
+            role if number == 1 else f"{role}-{number}": pid
+            for role, pids in stack.processes.items()
+            for number, pid in enumerate(pids, start=1)
+        }
         self.pids.update(baseline.pids)
         self.run = run
         self.tenant = f"bench{secrets.token_hex(4)}"
@@ -184,6 +191,10 @@ class _Session:
             await self._measured(
                 "query_type_q", lambda: _one(m.measure(F.QUERY, url, req.query(), opts.query_connections))
             ),
+            await self._measured(
+                "query_type_q_count",
+                lambda: _one(m.measure(F.QUERY_COUNT, url, req.query(count=True), opts.query_connections)),
+            ),
         ]
         rest.append(await self._measured("temporal", lambda: _one(self._temporal(req))))
         # Last: the notifier keeps reading the tenant's changes while subscriptions exist.
@@ -223,36 +234,59 @@ async def _one(pending: Awaitable[F.Figure]) -> list[F.Figure]:
 
 
 async def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRun:
-    """Start everything, measure every size in turn (stopping at the first that cannot be loaded)."""
+    """Start everything, measure every size in turn (stopping at the first that cannot be loaded); with
+    several broker counts, do all of that once per count, each in a fresh stack."""
     run = BenchRun()
+    for brokers in options.brokers:
+        by_size = await _run_stack(options, brokers, run, progress)
+        if not run.by_size:
+            run.by_size = by_size
+        if by_size:
+            run.by_brokers[brokers] = by_size[max(by_size)]
+    if not run.by_size:
+        print("no size could be loaded; see the notes", file=sys.stderr)
+    return run
+
+
+async def _run_stack(
+    options: BenchOptions, brokers: int, run: BenchRun, progress: Callable[[str], None]
+) -> dict[int, list[F.Figure]]:
+    """One stack with `brokers` broker processes: load and measure every size."""
     repo = _repo_root()
-    with running_stack(options.work_dir / "stack", repo, options.auth) as stack:
-        run.processes = {role: len(pids) for role, pids in sorted(stack.processes.items())}
-        counts = ", ".join(f"{n} {role}" for role, n in run.processes.items())
+    by_size: dict[int, list[F.Figure]] = {}
+    label = f"{brokers} broker{'s' if brokers > 1 else ''}"
+    with running_stack(options.work_dir / f"stack-{brokers}", repo, options.auth, brokers) as stack:
+        processes = {role: len(pids) for role, pids in sorted(stack.processes.items())}
+        run.processes = run.processes or processes  # the main figures' stack: the first broker count
+        counts = ", ".join(f"{n} {role}" for role, n in processes.items())
         run.notes.append(
-            f"stack processes: {counts}; load generator: 1 process ({os.cpu_count()} CPUs shared by all)"
+            f"stack processes ({label}): {counts}; load generator: 1 process "
+            f"({os.cpu_count()} CPUs shared by all)"
         )
-        run.notes.append(f"two broker processes: {TWO_BROKERS_UNSUPPORTED}")
+        if brokers > 1:
+            run.notes.append(
+                f"{label}: the gateway spreads its calls over them (round robin over its BROKER_ADDRESS "
+                "list); each also runs the notifier and history recorder, sharing that work through "
+                "consumer groups"
+            )
         if stack.auth_mode == "open":
             run.notes.append(
                 "gateway auth mode: open (no token checks); section 6 assumes auth on (--auth oidc)"
             )
-        else:
+        elif brokers == options.brokers[0]:
             run.notes.append(
                 f"gateway auth mode: {stack.auth_mode}; every request carries a bearer token of a "
                 "client_credentials client of the bench tenant, verified by the gateway"
             )
-        progress(f"stack ready at {stack.gateway_url}; starting the bare pipeline")
-        with baseline_pipeline(stack.redis_url, options.work_dir / "baseline", repo) as baseline:
+        progress(f"stack ready at {stack.gateway_url} ({label}); starting the bare pipeline")
+        with baseline_pipeline(stack.redis_url, options.work_dir / f"baseline-{brokers}", repo) as baseline:
             session = _Session(options, stack, baseline, run)
             await session.authenticate()
             for size in options.sizes:
-                progress(f"loading {size:,} entities (tenant {session.tenant})")
+                progress(f"loading {size:,} entities (tenant {session.tenant}, {label})")
                 load_figure = await session.load(size)
                 if load_figure is None:
                     break
-                progress(f"measuring at {size:,} entities ({options.duration_s:g} s per figure)")
-                run.by_size[size] = await session.measure_size(size, load_figure)
-    if not run.by_size:
-        print("no size could be loaded; see the notes", file=sys.stderr)
-    return run
+                progress(f"measuring at {size:,} entities ({options.duration_s:g} s per figure, {label})")
+                by_size[size] = await session.measure_size(size, load_figure)
+    return by_size

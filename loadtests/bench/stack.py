@@ -50,14 +50,6 @@ class RunningStack:
         return len(self.processes.get(role, []))
 
 
-# `cityos_devtools run` starts exactly one broker and points the gateway at its one address; measuring with
-# two brokers needs a replica option there and a balancing gateway channel (see the README).
-TWO_BROKERS_UNSUPPORTED = (
-    "not measured: `cityos_devtools run` starts exactly one broker process and the gateway dials one "
-    "BROKER_ADDRESS, so the devstack cannot run two broker replicas yet"
-)
-
-
 def _roles(runner_pid: int) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     try:
@@ -97,10 +89,13 @@ def _read_ready(path: Path) -> dict[str, str] | None:
 
 
 @contextlib.contextmanager
-def running_stack(data_dir: Path, repo_root: Path, auth: str = "open") -> Iterator[RunningStack]:
+def running_stack(
+    data_dir: Path, repo_root: Path, auth: str = "open", brokers: int = 1
+) -> Iterator[RunningStack]:
     """Run the stack with embedded stores and no demo data in `data_dir`; stop it with SIGINT on exit.
 
-    `auth` is the gateway's mode: "oidc" (tokens required) or "open" (development: no checks).
+    `auth` is the gateway's mode: "oidc" (tokens required) or "open" (development: no checks); `brokers`
+    the number of broker processes (the gateway balances over them).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     ready = data_dir / "ready.json"
@@ -115,6 +110,7 @@ def running_stack(data_dir: Path, repo_root: Path, auth: str = "open") -> Iterat
         str(ready),
         "--no-seed",
         *_auth_args(repo_root, env, auth),
+        *(["--broker-replicas", str(brokers)] if brokers != 1 else []),
     ]
     proc = spawn(argv, log, env=env, cwd=repo_root, death_signal=signal.SIGINT)
     try:

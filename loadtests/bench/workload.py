@@ -148,10 +148,12 @@ class Requests:
 
         return build
 
-    def query(self) -> RequestFactory:
-        """Query by type and `q` (waterLevel above a threshold), cycling through the thresholds."""
+    def query(self, *, count: bool = False) -> RequestFactory:
+        """Query by type and `q` (waterLevel above a threshold), cycling through the thresholds; with
+        `count` also asking for the total (count=true: the NGSILD-Results-Count header)."""
+        extra = "&count=true" if count else ""
         targets = [
-            f"{API}/entities?type={ENTITY_TYPE}&q={quote(f'waterLevel>{t}', safe='')}"
+            f"{API}/entities?type={ENTITY_TYPE}&q={quote(f'waterLevel>{t}', safe='')}{extra}"
             for t in self._gauges.thresholds()
         ]
 

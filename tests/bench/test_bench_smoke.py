@@ -18,6 +18,7 @@ IMPLEMENTED = {
     "batch_load",
     "get_by_id",
     "query_type_q",
+    "query_type_q_count",
     "baseline",
 }
 # Measured when the running stack has subscriptions and temporal history, else shown as n/a with the reason.
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.e2e
 def test_smoke_bench_prints_the_table_and_writes_json_and_png(tmp_path):
     out = tmp_path / "reports"
     proc = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "loadtests.bench", "--smoke", "--brokers", "1,2", "--out", str(out)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -58,7 +59,13 @@ def test_smoke_bench_prints_the_table_and_writes_json_and_png(tmp_path):
             assert figure["rate"] is None and figure["note"].startswith("n/a — "), key
             assert figure["note"] in proc.stdout
     assert figures["gateway_overhead"]["rate"] > 0
-    assert report["processes"]["broker"] >= 1 and report["processes"]["gateway"] >= 1
+    assert report["processes"]["broker"] == 1 and report["processes"]["gateway"] >= 1
+    # --brokers 1,2: the same figures again in a fresh stack with two broker processes, side by side.
+    assert set(report["brokers"]) == {"1", "2"}
+    two = {f["key"]: f for f in report["brokers"]["2"]}
+    assert all(two[key]["rate"] > 0 for key in ("upsert_single", "get_by_id")), two
+    assert "broker processes (200 entities, one fresh stack each)" in proc.stdout
+    assert "2 brokers" in proc.stdout and "broker-2" in proc.stdout
 
     png = (out / "bench.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000

@@ -4,7 +4,7 @@ import io
 
 from loadtests.bench import figures as F
 from loadtests.bench.profile import summarize
-from loadtests.bench.report import growth_table, print_report, render_table
+from loadtests.bench.report import brokers_table, growth_table, print_report, render_table
 
 
 def measured(key: str, rate: float) -> F.Figure:
@@ -34,6 +34,12 @@ def test_growth_table_has_one_column_per_size():
     text = growth_table(growth)
     assert "10 entities" in text and "100 entities" in text
     assert "100/s p99 3 ms" in text and "90/s p99 3 ms" in text
+
+
+def test_brokers_table_has_one_column_per_count():
+    text = brokers_table({1: [measured("a", 100)], 2: [measured("a", 150)]})
+    assert "1 broker " in text and "2 brokers" in text
+    assert "100/s p99 3 ms" in text and "150/s p99 3 ms" in text
 
 
 def test_profile_summary_shares_self_and_inclusive_time():
