@@ -110,42 +110,15 @@ def mint(key: ECKey) -> Mint:
 
 @dataclass
 class FakeRedis:
-    """A pipeline-only Redis for the rate limiter: INCR and EXPIRE in one round trip."""
+    """Redis as the rate limiter uses it: its counting script (INCR + EXPIRE) in one round trip."""
 
     counters: dict[str, int] = field(default_factory=dict)
     round_trips: int = 0
 
-    def pipeline(self, transaction: bool = True) -> FakePipeline:
-        return FakePipeline(self)
-
-
-@dataclass
-class FakePipeline:
-    redis: FakeRedis
-    ops: list[tuple[str, str]] = field(default_factory=list)
-
-    async def __aenter__(self) -> FakePipeline:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def incr(self, key: str) -> None:
-        self.ops.append(("incr", key))
-
-    def expire(self, key: str, seconds: int) -> None:
-        self.ops.append(("expire", key))
-
-    async def execute(self) -> list[Any]:
-        self.redis.round_trips += 1
-        out: list[Any] = []
-        for op, key in self.ops:
-            if op == "incr":
-                self.redis.counters[key] = self.redis.counters.get(key, 0) + 1
-                out.append(self.redis.counters[key])
-            else:
-                out.append(True)
-        return out
+    async def evalsha(self, sha: str, numkeys: int, key: str, ttl: int) -> int:
+        self.round_trips += 1
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return self.counters[key]
 
 
 @pytest.fixture
