@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -108,12 +109,22 @@ async def serve(settings: GatewaySettings) -> None:
             enforcement=enforcement,
         )
         server = uvicorn_server(app, settings)
+        _tune_gc()
         await server.serve(sockets=[sock])
     finally:
         await enforcement.close()
         await identity_channel.close()
         await channel.close()
         telemetry.shutdown()
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic collector off the request path, as the broker does (cityos_broker.server)."""
+    # Everything built at start-up (modules, protos, the app, clients) moves out of every later collection,
+    # and generation 0 is collected every 50,000 net allocations instead of 700: a request's objects are
+    # freed by reference counting, so the collector mostly re-traversed start-up objects.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _enforcement(settings: GatewaySettings, identity: IdentityAsyncStub) -> Enforcement:
