@@ -228,9 +228,7 @@ class NotifierWorker:
                     lease = SubscriptionKeys(tenant).lease("throttle", compiled.id)
                     if not await self._queue.lease(lease, entry.entry_id, float(throttling)):
                         continue
-                pending = self._notification(ready, seen)
-                if pending is not None:
-                    notifications.append(pending)
+                notifications.append(self._notification(ready, seen))
             return notifications
         except RedisError:
             raise  # the batch stays pending; the claim loop retries it
@@ -238,7 +236,8 @@ class NotifierWorker:
             _log.exception("change event dropped", extra={"tenant": tenant, "entry": entry.entry_id})
             return []
 
-    def _notification(self, ready: Ready, event: ChangeEvent) -> Pending | None:
+    def _notification(self, ready: Ready, event: ChangeEvent) -> Pending:
+        """The notification of a change as its subscription's owner sees it (`OwnerView.event`)."""
         sub = ready.compiled.sub
         deleted = event.after is None
         outgoing = build_notification(

@@ -4,6 +4,7 @@ gRPC) identity service for the tenant's policies, cached for BROKER_POLICY_TTL."
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ class Identity(identity_pb2_grpc.IdentityServicer):
 
     policies: dict[str, ipb.AccessPolicies] = field(default_factory=dict)
     calls: int = 0
+    server: grpc.aio.Server | None = None
 
     async def GetAccessPolicies(self, request: Any, context: Any) -> ipb.AccessPolicies:
         self.calls += 1
@@ -40,15 +42,21 @@ class Identity(identity_pb2_grpc.IdentityServicer):
         self.policies[tenant] = ipb.AccessPolicies(tenant=tenant, tenant_state=state, policies=rules)
 
 
+async def serve_identity(fake: Identity, address: str = "127.0.0.1:0") -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server()
+    identity_pb2_grpc.add_IdentityServicer_to_server(fake, server)
+    port = server.add_insecure_port(address)
+    await server.start()
+    return server, f"127.0.0.1:{port}"
+
+
 @pytest.fixture
 async def identity() -> AsyncIterator[tuple[str, Identity]]:
     fake = Identity()
-    server = grpc.aio.server()
-    identity_pb2_grpc.add_IdentityServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
+    server, address = await serve_identity(fake)
+    fake.server = server
     try:
-        yield f"127.0.0.1:{port}", fake
+        yield address, fake
     finally:
         await server.stop(0)
 
@@ -60,6 +68,18 @@ async def broker(
     env = {**notify_env, "IDENTITY_ADDRESS": identity[0], "BROKER_POLICY_TTL": str(TTL)}
     async with start_broker(redis_url, **env) as started:
         yield started
+
+
+@dataclass
+class _Tenant:
+    """What `subscribe` and `write` need of the `client` fixture, for a broker started in the test."""
+
+    stub: Any
+    tenant: str
+
+    async def batch(self, operation: int, items: list[Any]) -> Any:
+        request = pb.BatchRequest(operation=operation, entities=orjson.dumps(items))
+        return await self.stub.Batch(request, metadata=(("ngsild-tenant", self.tenant),))
 
 
 def rule(client: str, *types: str, attributes: tuple[str, ...] = ()) -> ipb.EntityPolicy:
@@ -223,3 +243,45 @@ async def test_a_limited_client_uses_only_its_own_subscriptions(client: Any, rec
     await client.stub.DeleteSubscription(pb.ResourceRequest(id=mine), metadata=own)
     everyone = await client.call("QuerySubscriptions", pb.ResourceRequest(count=True))
     assert everyone.count == 2  # an unrestricted caller still sees the tenant's subscriptions
+
+
+async def test_stale_policies_serve_while_identity_is_down(
+    client: Any, receiver: Any, identity: tuple[str, Identity]
+) -> None:
+    _, fake = identity
+    fake.set(client.tenant, rule("app", "Vehicle", attributes=("speed",)))
+    owned = await subscribe(client, receiver.url(), "app")
+    await write(client, 1)
+    await poll_until(lambda: len(for_sub(receiver, owned)) == 1 or None, "the first notification", timeout=10)
+    assert fake.server is not None
+    await fake.server.stop(0)  # identity goes away
+    await asyncio.sleep(TTL + 0.1)  # the cached entry is stale now
+    await write(client, 2)
+    await poll_until(lambda: len(for_sub(receiver, owned)) == 2 or None, "a notification", timeout=10)
+    [data] = for_sub(receiver, owned)[1]["data"]
+    assert data["speed"]["value"] == 2 and "plate" not in data  # still filtered, by the stale policies
+
+
+async def test_changes_wait_until_identity_first_answers(
+    redis_url: str, start_broker: Any, notify_env: dict[str, str], unique_tenant: str, receiver: Any
+) -> None:
+    """No policies known and identity unreachable: the events stay pending, then are notified, not lost."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**notify_env, "IDENTITY_ADDRESS": f"127.0.0.1:{port}", "BROKER_POLICY_TTL": str(TTL)}
+    async with start_broker(redis_url, **env) as (_, stub):
+        client = _Tenant(stub, unique_tenant)
+        owned = await subscribe(client, receiver.url(), "app")
+        await write(client, 1)
+        await asyncio.sleep(1.5)  # longer than a claim: the event was tried and left pending
+        assert receiver.requests == []
+        fake = Identity()
+        fake.set(unique_tenant, rule("app", "Vehicle", attributes=("speed",)))
+        server, _ = await serve_identity(fake, f"127.0.0.1:{port}")
+        try:
+            await poll_until(lambda: for_sub(receiver, owned) or None, "the waiting notification", timeout=30)
+        finally:
+            await server.stop(0)
+    [data] = for_sub(receiver, owned)[0]["data"]
+    assert "speed" in data and "plate" not in data
