@@ -20,13 +20,17 @@ from typing import Any, Literal, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis, RedisCluster
-from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline
 from redis.asyncio.sentinel import Sentinel
 
 from cityos_runtime.config import ConfigError, _raw, env_list, env_str
 
 RedisMode = Literal["standalone", "cluster", "sentinel"]
+# What connect_redis returns, and what its pipeline() returns: code written against these unions is
+# checked by mypy for both kinds of client.
 RedisClient: TypeAlias = Redis | RedisCluster
+RedisPipeline: TypeAlias = Pipeline | ClusterPipeline
 _MODES: tuple[RedisMode, ...] = ("standalone", "cluster", "sentinel")
 _SCHEMES = frozenset({"redis", "rediss", "unix"})
 

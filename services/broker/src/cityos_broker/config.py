@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from cityos_runtime.config import CommonSettings, ConfigError, env_bool, env_float, env_int, env_str
 from cityos_runtime.problems import ProblemError
+from cityos_runtime.redis_connect import RedisSettings
 
 from cityos_broker.store.keys import validate_tenant
 from cityos_broker.subscriptions.settings import NotifierSettings
@@ -22,7 +23,7 @@ class BrokerSettings:
     common: CommonSettings
     grpc_host: str
     grpc_port: int
-    redis_url: str
+    redis: RedisSettings
     auto_create_tenants: bool
     allow_private_urls: bool
     context_fetch_timeout: float
@@ -56,7 +57,7 @@ class BrokerSettings:
             common=common,
             grpc_host=env_str("BROKER_GRPC_HOST", "0.0.0.0", environ=environ),
             grpc_port=env_int("BROKER_GRPC_PORT", 50051, min_value=0, max_value=65535, environ=environ),
-            redis_url=env_str("REDIS_URL", environ=environ),
+            redis=RedisSettings.from_env(environ=environ),
             auto_create_tenants=env_bool("BROKER_AUTO_CREATE_TENANTS", True, environ=environ),
             allow_private_urls=env_bool("BROKER_ALLOW_PRIVATE_URLS", False, environ=environ),
             context_fetch_timeout=env_float(

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from cityos_runtime.grpc_server import GrpcServer
 from cityos_runtime.observability import start_observability
+from cityos_runtime.redis_connect import RedisClient, RedisSettings
+from cityos_runtime.redis_connect import connect_redis as connect
 from cityos_runtime.telemetry import Telemetry
 from grpc_health.v1 import health_pb2
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from cityos_broker.broker import Broker
@@ -31,11 +32,11 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 HEALTH_INTERVAL_SECONDS = 5.0
 
 
-def connect_redis(url: str) -> Redis:
+def connect_redis(settings: RedisSettings) -> RedisClient:
     """The Redis client every store component shares (raw bytes: orjson decodes them directly)."""
     # Timeouts turn a hung Redis into a prompt 503 instead of calls that wait for the gateway's deadline.
-    return Redis.from_url(
-        url,
+    return connect(
+        settings,
         decode_responses=False,
         health_check_interval=30,
         socket_keepalive=True,
@@ -49,7 +50,7 @@ class BrokerServer:
     """A built broker: its gRPC server and the clients it must close on shutdown."""
 
     grpc: GrpcServer
-    redis: Redis
+    redis: RedisClient
     resolver: ContextResolver
     store: Store
     health_interval: float = HEALTH_INTERVAL_SECONDS
@@ -121,7 +122,7 @@ class BrokerServer:
 
 def build_server(settings: BrokerSettings, telemetry: Telemetry) -> BrokerServer:
     """Wire the store, resolver, use cases and servicer into a gRPC server (not started)."""
-    redis = connect_redis(settings.redis_url)
+    redis = connect_redis(settings.redis)
     store = Store.over(redis)
     resolver = ContextResolver(
         hosted=store.contexts,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from cityos_runtime.config import CommonSettings, ConfigError, env_float, env_int, env_list, env_str
 from cityos_runtime.grpc_client import balanced_target
+from cityos_runtime.redis_connect import RedisSettings
 
 from cityos_gateway.auth import AUTH_MODES
 
@@ -51,7 +52,7 @@ class GatewaySettings:
     identity_address: str = "127.0.0.1:50052"
     identity_issuer: str = "http://127.0.0.1:8080"
     identity_audience: str = "cityos"
-    redis_url: str = ""
+    redis: RedisSettings | None = None  # REDIS_URL unset: rate limits stay per replica
     rate_limit: RateLimit | None = None
     revocation_poll: float = 5.0
     policy_ttl: float = 5.0
@@ -76,7 +77,7 @@ class GatewaySettings:
             identity_address=env_str("IDENTITY_ADDRESS", "127.0.0.1:50052", environ=environ),
             identity_issuer=env_str("IDENTITY_ISSUER", "http://127.0.0.1:8080", environ=environ).rstrip("/"),
             identity_audience=env_str("IDENTITY_AUDIENCE", "cityos", environ=environ),
-            redis_url=env_str("REDIS_URL", "", environ=environ),
+            redis=RedisSettings.from_env_optional(environ=environ),
             rate_limit=parse_rate_limit(env_str("GATEWAY_RATE_LIMIT", "", environ=environ)),
             revocation_poll=env_float("GATEWAY_REVOCATION_POLL", 5.0, environ=environ),
             policy_ttl=env_float("GATEWAY_POLICY_TTL", 5.0, environ=environ),

@@ -17,6 +17,7 @@ from cityos.identity.v1.identity_pb2_grpc import IdentityStub
 from cityos_runtime.grpc_calls import PropagatingChannel
 from cityos_runtime.grpc_client import ROUND_ROBIN, balanced_target, create_channel
 from cityos_runtime.observability import start_observability
+from cityos_runtime.redis_connect import connect_redis
 
 from cityos_gateway.app import GatewayApp, create_app
 from cityos_gateway.config import GatewaySettings
@@ -132,10 +133,8 @@ def _enforcement(settings: GatewaySettings, identity: IdentityAsyncStub) -> Enfo
     if settings.auth_mode == "open":
         return open_enforcement()
     redis = None
-    if settings.redis_url and settings.rate_limit is not None:
-        import redis.asyncio as aioredis
-
-        redis = aioredis.Redis.from_url(settings.redis_url)
+    if settings.redis is not None and settings.rate_limit is not None:
+        redis = connect_redis(settings.redis)
     _log.info(
         "authentication: oidc",
         extra={

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from cityos_runtime.config import CommonSettings, ConfigError, env_int, env_str
 from cityos_runtime.problems import ProblemError
+from cityos_runtime.redis_connect import RedisSettings
 
 from cityos_identity.models import validate_tenant
 
@@ -22,7 +23,7 @@ class IdentitySettings:
     common: CommonSettings
     grpc_host: str
     grpc_port: int
-    redis_url: str
+    redis: RedisSettings
     issuer: str
     audience: str
     access_token_ttl: int
@@ -60,7 +61,7 @@ class IdentitySettings:
             common=common,
             grpc_host=env_str("IDENTITY_GRPC_HOST", "0.0.0.0", environ=environ),
             grpc_port=env_int("IDENTITY_GRPC_PORT", 50052, min_value=0, max_value=65535, environ=environ),
-            redis_url=env_str("REDIS_URL", environ=environ),
+            redis=RedisSettings.from_env(environ=environ),
             issuer=issuer,
             audience=env_str("IDENTITY_AUDIENCE", "cityos", environ=environ),
             access_token_ttl=env_int(

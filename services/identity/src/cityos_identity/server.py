@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from cityos_runtime.grpc_server import GrpcServer
 from cityos_runtime.observability import start_observability
+from cityos_runtime.redis_connect import RedisClient, connect_redis
 from cityos_runtime.telemetry import Telemetry
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from cityos_identity.bootstrap import bootstrap
@@ -43,7 +43,7 @@ class IdentityServer:
 
     settings: IdentitySettings
     grpc: GrpcServer
-    redis: Redis
+    redis: RedisClient
     stores: Stores
     keyring: Keyring
     hasher: PasswordHasher
@@ -93,7 +93,7 @@ def build_server(
     """Wire stores, keyring, provider, use cases and servicer into a gRPC server (not started)."""
     # authlib logs issued tokens at DEBUG: never let LOG_LEVEL=DEBUG put credentials in the logs.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").getEffectiveLevel()))
-    redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    redis = connect_redis(settings.redis, decode_responses=True, health_check_interval=30)
     stores = Stores.over(redis)
     cipher = KeyCipher(settings.key_encryption_secret)
     if not cipher.encrypts:

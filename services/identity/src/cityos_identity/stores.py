@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_identity.store.consent import ConsentStore
 from cityos_identity.store.directory import Directory
@@ -24,7 +24,7 @@ class Stores:
     signing: SigningKeyStore
 
     @classmethod
-    def over(cls, redis: Redis) -> Stores:
+    def over(cls, redis: RedisClient) -> Stores:
         return cls(
             Directory(redis),
             Principals(redis),

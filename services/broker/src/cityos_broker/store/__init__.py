@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.store.contexts import HostedContext, HostedContextStore
 from cityos_broker.store.discovery import AttributeInfo, Discovery, TypeInfo
@@ -23,7 +23,7 @@ class Store:
     tenants: TenantRegistry
 
     @classmethod
-    def over(cls, redis: Redis) -> Store:
+    def over(cls, redis: RedisClient) -> Store:
         """Build the components sharing `redis`."""
         return cls(
             EntityStore(redis),

@@ -1,7 +1,8 @@
 """Hosted @contexts (/ngsi-ld/v1/jsonldContexts): stored documents the ContextResolver can read.
 
 Contexts are not tenant data in NGSI-LD (their URLs carry no tenant), so they live in a global namespace
-(`cityos:ctx:<id>`, listed in `cityos:ctxs`); every tenant's requests may use any hosted context.
+(`cityos:{ctx}:d:<id>`, listed in `cityos:{ctx}:ids`: one cluster slot); every tenant's requests may use
+any hosted context.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.store.keys import CONTEXT_INDEX, CONTEXT_PREFIX, as_text
 
@@ -38,7 +39,7 @@ def context_id_of(reference: str) -> str:
 class HostedContextStore:
     """Implements `ngsild.contexts.HostedContexts` over Redis."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def add(self, document: dict[str, Any], created_at: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.store.keys import TenantKeys, as_text
 
@@ -37,7 +37,7 @@ class Discovery:
     """Reads the counters the write script maintains: `types`, `typeattrs:*`, `typeattrkinds:*`, `attrs`,
     `attrkinds:*`."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def type_counts(self, tenant: str) -> dict[str, int]:

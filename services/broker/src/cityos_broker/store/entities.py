@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 import orjson
 from cityos_runtime.problems import ProblemError
+from cityos_runtime.redis_connect import RedisClient
 from opentelemetry import trace
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from cityos_broker.store.indexing import index_diff, index_entries
@@ -86,7 +86,7 @@ def _op_name(before: Entity | None, after: Entity | None) -> str:
 class EntityStore:
     """Entities of every tenant in Redis, each written atomically with its indexes and change event."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._write = LuaScript(WRITE_ENTITY)
         self._queries = QueryExecutor(redis)

@@ -7,9 +7,10 @@ import re
 from cityos_runtime.problems import ProblemError
 
 TENANTS_KEY = "cityos:tenants"
-# Hosted @contexts are served at tenant-free URLs (/ngsi-ld/v1/jsonldContexts/{id}), so they are global.
-CONTEXT_PREFIX = "cityos:ctx:"
-CONTEXT_INDEX = "cityos:ctxs"
+# Hosted @contexts are served at tenant-free URLs (/ngsi-ld/v1/jsonldContexts/{id}), so they are global;
+# one hash tag keeps the documents and their index in one Redis Cluster slot (they change in one MULTI).
+CONTEXT_PREFIX = "cityos:{ctx}:d:"
+CONTEXT_INDEX = "cityos:{ctx}:ids"
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 

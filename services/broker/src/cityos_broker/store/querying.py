@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 import orjson
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 
 from cityos_broker.query.filter import IndexCount, IndexPlan
 from cityos_broker.query.geo import GeoBox, GeoCircle
@@ -70,7 +69,7 @@ class CandidateSet:
         self.temps.append(key)
         return key
 
-    def _store(self, pipe: Pipeline, command: str, sources: Sequence[str]) -> str:
+    def _store(self, pipe: RedisPipeline, command: str, sources: Sequence[str]) -> str:
         """Queue ZINTERSTORE / ZUNIONSTORE with zero weights, so the result keeps lexical order."""
         if len(sources) == 1:
             return sources[0]
@@ -79,7 +78,7 @@ class CandidateSet:
         pipe.pexpire(dest, _TEMP_TTL_MS)
         return dest
 
-    def build(self, pipe: Pipeline, plan: IndexPlan) -> str:
+    def build(self, pipe: RedisPipeline, plan: IndexPlan) -> str:
         """Queue the set operations and return the key of the final candidate zset."""
         keys = self._keys
         parts: list[str] = []
@@ -145,7 +144,7 @@ class CandidateSet:
 class QueryExecutor:
     """Runs entity queries of one Redis database."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def query(
@@ -189,7 +188,7 @@ class QueryExecutor:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 source = candidates.build(pipe, plan)
-                if pipe.command_stack:
+                if len(pipe):
                     await pipe.execute()
             if exact:
                 return await self._exact(keys, source, limit, offset, count)

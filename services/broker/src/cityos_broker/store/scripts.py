@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 from redis.exceptions import NoScriptError
 
 # KEYS: 1 entity hash, 2 change stream, 3 tenant sequence, 4.. index keys named by the ops.
@@ -79,11 +78,11 @@ class LuaScript:
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    async def load(self, redis: Redis) -> None:
+    async def load(self, redis: RedisClient) -> None:
         """Load the script text into the server's script cache."""
         await redis.script_load(self.source)
 
-    async def run(self, redis: Redis, keys: Sequence[str], args: Sequence[str]) -> object:
+    async def run(self, redis: RedisClient, keys: Sequence[str], args: Sequence[str]) -> object:
         """EVALSHA, loading the script once when the server does not know it."""
         try:
             return await redis.evalsha(self.sha, len(keys), *keys, *args)
@@ -91,6 +90,8 @@ class LuaScript:
             await self.load(redis)
             return await redis.evalsha(self.sha, len(keys), *keys, *args)
 
-    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[str]) -> None:
+    def queue(self, pipe: RedisPipeline, keys: Sequence[str], args: Sequence[str]) -> None:
         """Queue an EVALSHA in a pipeline; the caller retries entries that fail with NoScriptError."""
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
+        # Not pipe.evalsha: redis-py blocks that method on cluster pipelines, although a script whose keys
+        # share one slot (one tenant's) is routed like any single-slot command.
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 from redis.exceptions import RedisError, ResponseError
 
 from cityos_broker.store.keys import TENANTS_KEY, TenantKeys, as_text
@@ -49,7 +49,7 @@ class StreamTrimJob:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         owner: str,
         ungrouped_cap: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.store.keys import TENANTS_KEY, TenantKeys, as_text, validate_tenant
 
@@ -14,7 +14,7 @@ _PURGE_BATCH = 500
 class TenantRegistry:
     """The tenant set, with a short positive cache so a read costs no extra round trip."""
 
-    def __init__(self, redis: Redis, *, cache_seconds: float = 5.0) -> None:
+    def __init__(self, redis: RedisClient, *, cache_seconds: float = 5.0) -> None:
         self._redis = redis
         self._cache_seconds = cache_seconds
         # tenant -> monotonic deadline of the cached "exists" answer; per instance, never module-global.

@@ -12,7 +12,7 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.query.filter import IndexPlan
 from cityos_broker.store.keys import TenantKeys, as_text
@@ -71,7 +71,7 @@ def walk_driver(keys: TenantKeys, plan: IndexPlan) -> str | None:
 
 
 async def range_stats(
-    redis: Redis, keys: TenantKeys, plan: IndexPlan, driver: str | None
+    redis: RedisClient, keys: TenantKeys, plan: IndexPlan, driver: str | None
 ) -> tuple[dict[str, RangeStats], int]:
     """Statistics of every numeric range and the driver's size (0 without a driver), in one round trip."""
     ranges = sorted(plan.numeric_ranges.items())
@@ -140,7 +140,7 @@ def _passing(walk: Walk, count: int, replies: Sequence[Sequence[float | None]]) 
     return keep
 
 
-async def walk_chunks(redis: Redis, walk: Walk) -> AsyncIterator[list[str]]:
+async def walk_chunks(redis: RedisClient, walk: Walk) -> AsyncIterator[list[str]]:
     """Pre-filtered chunks of the driver in lexical order, resuming after the last id walked."""
     cursor = "-"
     size = walk.first_chunk

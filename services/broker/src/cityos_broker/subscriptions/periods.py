@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.store.scripts import LuaScript
 from cityos_broker.subscriptions.queue import Pending, pending_fields
@@ -57,7 +57,7 @@ def _interval_name(interval: float) -> str:
 class PeriodLedger:
     """Claims and finishes timeInterval periods for one replica (`owner`)."""
 
-    def __init__(self, redis: Redis, owner: str) -> None:
+    def __init__(self, redis: RedisClient, owner: str) -> None:
         self._redis = redis
         self._owner = owner
 

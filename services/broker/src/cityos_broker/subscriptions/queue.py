@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 from redis.exceptions import ResponseError
 
 from cityos_broker.store.keys import as_text
+from cityos_broker.store.stream_reads import GroupReader
 from cityos_broker.subscriptions.notification import Outgoing
 from cityos_broker.subscriptions.store import CHANGES_GROUP, SubscriptionKeys
 
@@ -78,9 +78,10 @@ def tenant_of(key: bytes | str) -> str:
 class NotificationQueue:
     """Redis operations of the notifier, all keyed in the tenant's slot."""
 
-    def __init__(self, redis: Redis, consumer: str) -> None:
+    def __init__(self, redis: RedisClient, consumer: str) -> None:
         self._redis = redis
         self.consumer = consumer
+        self._reader = GroupReader(redis, consumer)
 
     async def ensure_groups(self, tenant: str) -> None:
         """Both consumer groups of a tenant (changes: new entries only; notify: everything)."""
@@ -93,12 +94,10 @@ class NotificationQueue:
                     raise
 
     async def read(self, streams: Sequence[str], group: str, *, count: int, block_ms: int) -> list[Entry]:
-        """New entries for this consumer from any of `streams` (one XREADGROUP, blocking up to block_ms)."""
-        if not streams:
-            return []
+        """New entries for this consumer from any of `streams`, blocking up to block_ms (see GroupReader)."""
         try:
-            reply: Any = await self._redis.xreadgroup(
-                group, self.consumer, dict.fromkeys(streams, ">"), count=count, block=block_ms
+            reply = await self._reader.read(
+                group, dict.fromkeys(streams, ">"), count=count, block_ms=block_ms
             )
         except ResponseError as error:
             if "NOGROUP" in str(error):  # a tenant was purged under us; the next refresh drops it
@@ -106,7 +105,7 @@ class NotificationQueue:
             raise
         return [
             Entry(tenant_of(stream), as_text(entry_id), fields)
-            for stream, entries in reply or ()
+            for stream, entries in reply
             for entry_id, fields in entries
             if fields is not None
         ]
@@ -162,7 +161,7 @@ class NotificationQueue:
         notification_id: str,
         sent_ttl_s: float,
         *,
-        also: Callable[[Pipeline], None] | None = None,
+        also: Callable[[RedisPipeline], None] | None = None,
     ) -> list[Any]:
         """Mark a notification delivered, acknowledge and delete its entry (and run `also` in the MULTI).
 
@@ -174,7 +173,7 @@ class NotificationQueue:
                 pipe.set(keys.sent(notification_id), b"1", px=int(sent_ttl_s * 1000))
             pipe.xack(keys.notify, SENDER_GROUP, entry_id)
             pipe.xdel(keys.notify, entry_id)
-            fixed = len(pipe.command_stack)
+            fixed = len(pipe)
             if also is not None:
                 also(pipe)
             replies = await pipe.execute(raise_on_error=False)

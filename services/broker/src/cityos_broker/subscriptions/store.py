@@ -14,8 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from cityos_runtime.problems import ProblemError
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 from redis.exceptions import ResponseError
 
 from cityos_broker.store.keys import TenantKeys, as_text
@@ -64,7 +63,7 @@ return 1
 """)
 
 
-async def _run(script: LuaScript, redis: Redis, keys: list[str], args: list[str]) -> int:
+async def _run(script: LuaScript, redis: RedisClient, keys: list[str], args: list[str]) -> int:
     """Run a script whose reply is an integer."""
     reply = await script.run(redis, keys, args)
     if not isinstance(reply, int):
@@ -117,7 +116,7 @@ def _status(raw: dict[bytes, bytes]) -> dict[str, str]:
 class SubscriptionStore:
     """CRUD of subscriptions and their delivery status."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def ensure_group(self, tenant: str) -> None:
@@ -226,7 +225,7 @@ class SubscriptionStore:
             replies = await pipe.execute()
         return [bool(n) for n in replies]
 
-    def queue_record(self, pipe: Pipeline, tenant: str, sub_id: str, outcome: str, at: str) -> None:
+    def queue_record(self, pipe: RedisPipeline, tenant: str, sub_id: str, outcome: str, at: str) -> None:
         """Queue `record` in a pipeline (the caller reruns it alone on a NOSCRIPT reply)."""
         keys = SubscriptionKeys(tenant)
         _STATUS.queue(pipe, [keys.doc(sub_id), keys.status(sub_id)], [outcome, at])

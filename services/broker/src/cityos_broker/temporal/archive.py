@@ -9,7 +9,7 @@ import time
 from collections import defaultdict
 
 import orjson
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 from redis.exceptions import RedisError
 
 from cityos_broker.store.keys import TENANTS_KEY, as_text
@@ -37,7 +37,7 @@ class ArchiveJob:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         history: HistoryStore,
         archive: HistoryArchive,
         *,

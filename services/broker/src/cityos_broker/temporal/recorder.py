@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import orjson
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 from redis.exceptions import RedisError, ResponseError
 
 from cityos_broker.store.keys import TENANTS_KEY, TenantKeys, as_text
+from cityos_broker.store.stream_reads import GroupReader
 from cityos_broker.temporal.changes import HistoryWrite, from_change
 from cityos_broker.temporal.keys import RECORDER_GROUP
 from cityos_broker.temporal.store import HistoryStore
@@ -55,7 +56,7 @@ class HistoryRecorder:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         history: HistoryStore,
         *,
         consumer: str,
@@ -68,6 +69,7 @@ class HistoryRecorder:
         self._redis = redis
         self._history = history
         self._consumer = consumer
+        self._reader = GroupReader(redis, consumer)
         self._group = group
         self._batch = batch
         self._block_ms = block_ms
@@ -139,12 +141,8 @@ class HistoryRecorder:
 
     async def _read(self, streams: dict[str, str], *, block: bool) -> int:
         try:
-            replies = await self._redis.xreadgroup(
-                self._group,
-                self._consumer,
-                streams,  # type: ignore[arg-type]  # redis-py types the ids as KeyT, strings are fine
-                count=self._batch,
-                block=self._block_ms if block else None,
+            replies = await self._reader.read(
+                self._group, streams, count=self._batch, block_ms=self._block_ms if block else None
             )
         except ResponseError as error:
             if "NOGROUP" not in str(error):
@@ -155,8 +153,8 @@ class HistoryRecorder:
             await self._refresh_tenants()
             return 0
         done = 0
-        for stream, entries in cast(list[tuple[bytes, list[Entry]]], replies or []):
-            done += await self._record(as_text(stream), entries)
+        for stream, entries in replies:
+            done += await self._record(stream, entries)
         return done
 
     async def _claim_idle(self) -> int:

@@ -9,7 +9,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.temporal.archive import ArchiveJob
 from cityos_broker.temporal.blobs import S3HistoryArchive
@@ -38,7 +38,9 @@ class TemporalRuntime:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    def build(cls, redis: Redis, settings: TemporalSettings, *, name: str | None = None) -> TemporalRuntime:
+    def build(
+        cls, redis: RedisClient, settings: TemporalSettings, *, name: str | None = None
+    ) -> TemporalRuntime:
         """Wire the parts; the archive exists only when S3 is configured."""
         name = name or replica_name()
         history = HistoryStore(redis)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import orjson
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_broker.store.keys import as_text
 from cityos_broker.store.scripts import LuaScript
@@ -49,12 +49,12 @@ def _decode_points(rows: Sequence[tuple[bytes, float]]) -> Points:
 class HistoryStore:
     """Temporal entities of every tenant: latest state, per-attribute instance zsets, archived-day sets."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._record = LuaScript(RECORD)
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         return self._redis
 
     async def load_scripts(self) -> None:
@@ -177,7 +177,8 @@ class HistoryStore:
         """Forget an attribute's whole history in Redis (instances, archived-day index, latest state)."""
         keys = HistoryKeys(tenant)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.unlink(keys.instances(entity_id, iri), keys.archived_days(entity_id, iri))
+            # UNLINK by name: redis-py's cluster pipeline has no queuing `unlink` (its method is a coroutine).
+            pipe.execute_command("UNLINK", keys.instances(entity_id, iri), keys.archived_days(entity_id, iri))
             pipe.srem(keys.attributes(entity_id), iri)
             pipe.hdel(keys.entity(entity_id), "a:" + iri)
             await pipe.execute()
@@ -188,11 +189,13 @@ class HistoryStore:
         attrs = await self.attributes(tenant, entity_id)
         [state] = await self.states(tenant, [entity_id])
         async with self._redis.pipeline(transaction=True) as pipe:
-            for iri in attrs:
-                pipe.unlink(keys.instances(entity_id, iri), keys.archived_days(entity_id, iri))
+            for iri in attrs:  # UNLINK by name, as in delete_attribute
+                pipe.execute_command(
+                    "UNLINK", keys.instances(entity_id, iri), keys.archived_days(entity_id, iri)
+                )
             for type_iri in (state or {}).get("type") or []:
                 pipe.zrem(keys.type_index(type_iri), entity_id)
-            pipe.unlink(keys.entity(entity_id), keys.attributes(entity_id))
+            pipe.execute_command("UNLINK", keys.entity(entity_id), keys.attributes(entity_id))
             pipe.zrem(keys.ids, entity_id)
             await pipe.execute()
         return attrs

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 from redis.exceptions import WatchError
 
 from cityos_identity.store.keys import text
@@ -26,12 +25,12 @@ class ConcurrentUpdateError(Exception):
 
 
 async def update_json(
-    redis: Redis,
+    redis: RedisClient,
     key: str,
     field: str,
     parse: Callable[[str], R],
     change: Callable[[R], None],
-    also: Callable[[Pipeline, R, R], Any] | None = None,
+    also: Callable[[RedisPipeline, R, R], Any] | None = None,
 ) -> R | None:
     """Apply `change` to the record at `key`/`field` atomically; None when it does not exist.
 

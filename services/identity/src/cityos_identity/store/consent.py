@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_identity.models import ConsentRecord
 from cityos_identity.store import keys
@@ -15,7 +15,7 @@ AUDIT_MAXLEN = 1_000_000
 class ConsentStore:
     """Consent records (hash per resident) and the platform-wide audit stream."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def save(self, record: ConsentRecord, *, action: str, actor: str) -> str:

@@ -6,8 +6,7 @@ import time
 from collections.abc import Callable
 
 from cityos_runtime.problems import ProblemError
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from cityos_runtime.redis_connect import RedisClient, RedisPipeline
 
 from cityos_identity.models import Tenant, User
 from cityos_identity.store import keys
@@ -44,7 +43,7 @@ return 1
 class Directory:
     """Tenant and user records (platform-wide, one hash tag) plus per-user failure windows."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._purge_members = redis.register_script(_PURGE_MEMBERS)
         self._create_user = redis.register_script(_CREATE_USER)
@@ -106,7 +105,7 @@ class Directory:
     async def update_user(self, user_id: str, change: Callable[[User], None]) -> User | None:
         """Apply `change` to a user and its membership index atomically; None when it does not exist."""
 
-        def reindex(pipe: Pipeline, before: User, after: User) -> None:
+        def reindex(pipe: RedisPipeline, before: User, after: User) -> None:
             for tenant in set(before.memberships) - set(after.memberships):
                 pipe.srem(keys.members(tenant), after.id)
             for tenant in after.memberships:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_identity.models import EntityPolicy, SharingGrant, policy_key
 from cityos_identity.store import keys
@@ -12,7 +12,7 @@ from cityos_identity.store.keys import TenantKeys
 class Policies:
     """Per-tenant policy records; sharing grants live platform-wide (they join two tenants)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def put_policy(self, policy: EntityPolicy) -> None:

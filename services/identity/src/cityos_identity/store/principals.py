@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cityos_runtime.problems import ProblemError
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_identity.models import ApiKey, Client, client_tenant
 from cityos_identity.store.atomic import update_json
@@ -13,7 +13,7 @@ from cityos_identity.store.keys import TenantKeys
 class Principals:
     """Clients (`<tenant>.<random>` ids) and API keys (`ck.<tenant>.<key id>.<secret>`)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def create_client(self, client: Client) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_identity.signing import SigningKeyRecord
 from cityos_identity.store import keys
@@ -36,7 +36,7 @@ return 0
 class SigningKeyStore:
     """All signing keys (hash by kid) and the pointer to the current one."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._rotate = redis.register_script(_ROTATE)
         self._release = redis.register_script(_RELEASE)

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisClient
 
 from cityos_identity.store import keys
 
@@ -37,7 +37,7 @@ return {'ok', redis.call('HGET', KEYS[1], 'data')}
 class TokenStore:
     """Codes (single use), refresh tokens grouped in families, the access-token denylist, sessions."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._consume = redis.register_script(_CONSUME)
 
