@@ -1,5 +1,5 @@
-"""pytest fixtures for real dependencies: `redis_url`, `redis_cluster`, `redis_sentinel`, `s3_settings`,
-`unique_tenant`.
+"""pytest fixtures for real dependencies: `redis_url`, `redis_cluster`, `redis_sentinel`, `redis_env`,
+`s3_settings`, `unique_tenant`.
 
 Registered in the repository's root conftest.py. The session fixtures are synchronous on purpose: they
 manage child processes without an event loop, so tests may use any pytest-asyncio loop scope.
@@ -44,6 +44,45 @@ def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     """The environment of a throwaway password-protected primary behind one Sentinel (REDIS_MODE=sentinel)."""
     with EmbeddedSentinel(tmp_path_factory.mktemp("valkey-sentinel")) as topology:
         yield topology.env
+
+
+REDIS_MODES = ("standalone", "cluster", "sentinel")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "redis_modes(*modes): run the test once per Redis mode (standalone, cluster, sentinel); "
+        "its fixtures read the `redis_env` fixture",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `redis_env` with the modes of a `redis_modes` marker (else $CITYOS_TEST_REDIS_MODES)."""
+    if "redis_env" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("redis_modes")
+    # CITYOS_TEST_REDIS_MODES=cluster runs every test that has no marker on a cluster (a whole-suite check).
+    default = tuple(m.strip() for m in os.environ.get("CITYOS_TEST_REDIS_MODES", "standalone").split(","))
+    modes = marker.args if marker is not None else default
+    unknown = set(modes) - set(REDIS_MODES)
+    if unknown:
+        raise pytest.UsageError(f"redis_modes: unknown mode(s) {sorted(unknown)}; use {REDIS_MODES}")
+    metafunc.parametrize("redis_env", modes, indirect=True, ids=[f"redis-{m}" for m in modes])
+
+
+@pytest.fixture
+def redis_env(request: pytest.FixtureRequest, redis_url: str) -> dict[str, str]:
+    """The Redis variables a service under test gets (REDIS_URL, and REDIS_MODE etc. for cluster / sentinel).
+
+    Standalone unless the test carries `@pytest.mark.redis_modes(...)`, which runs it once per mode.
+    """
+    mode = getattr(request, "param", "standalone")
+    if mode == "cluster":
+        return dict(request.getfixturevalue("redis_cluster"))
+    if mode == "sentinel":
+        return dict(request.getfixturevalue("redis_sentinel"))
+    return {"REDIS_URL": redis_url}
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from cityos.broker.v1 import broker_pb2_grpc
 from cityos_broker.config import BrokerSettings
 from cityos_broker.server import build_server
 from cityos_runtime.problems import ProblemError, problem_from_rpc_error
+from cityos_runtime.redis_connect import RedisClient, RedisSettings, connect_redis
 from cityos_runtime.telemetry import setup_telemetry
-from redis.asyncio import Redis
 
 
 @asynccontextmanager
@@ -97,9 +97,9 @@ class BrokerClient:
 
 
 @pytest.fixture
-async def broker(redis_url: str) -> AsyncIterator[tuple[str, Any]]:
-    """(address, stub) of a broker started for this test."""
-    async with running_broker(redis_url) as started:
+async def broker(redis_env: dict[str, str]) -> AsyncIterator[tuple[str, Any]]:
+    """(address, stub) of a broker started for this test (on each Redis mode of a `redis_modes` marker)."""
+    async with running_broker(redis_env["REDIS_URL"], **redis_env) as started:
         yield started
 
 
@@ -116,9 +116,9 @@ def start_broker() -> Any:
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    """A raw Redis client for checking what the broker stored."""
-    client = Redis.from_url(redis_url)
+async def redis(redis_env: dict[str, str]) -> AsyncIterator[RedisClient]:
+    """A raw Redis client for checking what the broker stored (the same Redis as the `broker` fixture's)."""
+    client = connect_redis(RedisSettings.from_env(environ=redis_env))
     try:
         yield client
     finally:

@@ -9,7 +9,8 @@ import pytest
 from cityos.broker.v1 import broker_pb2 as pb
 from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 
 
 def entity(n: int, kind: str, **attrs: Any) -> dict[str, Any]:

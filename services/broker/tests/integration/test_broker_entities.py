@@ -8,7 +8,8 @@ import orjson
 import pytest
 from cityos.broker.v1 import broker_pb2 as pb
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 
 
 def gauge(n: int, level: float = 1.0) -> dict[str, Any]:
@@ -20,6 +21,7 @@ def gauge(n: int, level: float = 1.0) -> dict[str, Any]:
     }
 
 
+@pytest.mark.redis_modes("standalone", "cluster", "sentinel")
 async def test_create_retrieve_query_delete(client: Any) -> None:
     assert await client.create(gauge(1, 3.2)) == "urn:ngsi-ld:Gauge:0001"
     await client.create(gauge(2, 0.5))

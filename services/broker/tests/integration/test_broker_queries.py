@@ -14,7 +14,8 @@ from cityos_broker.query.geo import parse_geo_query
 from cityos_broker.store import Store
 from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 
 
 def thing(number: int, *types: str, **attrs: Any) -> dict[str, Any]:

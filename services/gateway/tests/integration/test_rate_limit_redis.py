@@ -1,4 +1,5 @@
-"""The rate limit against a real Redis: two gateway replicas share one budget per client."""
+"""The rate limit against a real Redis (one server and a Redis Cluster): two gateway replicas share one budget
+per client."""
 
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ import redis.asyncio as aioredis
 from cityos_gateway.auth import AuthProblem
 from cityos_gateway.config import RateLimit
 from cityos_gateway.security.ratelimit import RateLimiter
+from cityos_runtime.redis_connect import RedisClient, RedisSettings, connect_redis
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+async def redis_client(redis_env: dict[str, str]) -> AsyncIterator[RedisClient]:
+    client = connect_redis(RedisSettings.from_env(environ=redis_env))
     yield client
     await client.aclose()
 
 
+@pytest.mark.redis_modes("standalone", "cluster")
 async def test_two_replicas_share_the_budget_and_answer_429_with_retry_after(
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
 ) -> None:
     limit = RateLimit(requests=4, window=60)
     replica_a, replica_b = RateLimiter(redis_client, limit), RateLimiter(redis_client, limit)

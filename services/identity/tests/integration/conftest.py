@@ -56,9 +56,11 @@ def running_identity_factory() -> Any:
 
 
 @pytest.fixture
-async def identity(redis_url: str, unique_tenant: str) -> AsyncIterator[tuple[IdentityServer, Any]]:
+async def identity(
+    redis_env: dict[str, str], unique_tenant: str
+) -> AsyncIterator[tuple[IdentityServer, Any]]:
     """A running identity service whose bootstrap tenant is a fresh tenant (so tests never share data)."""
-    async with running_identity(redis_url, unique_tenant) as running:
+    async with running_identity(redis_env["REDIS_URL"], unique_tenant, **redis_env) as running:
         yield running
 
 

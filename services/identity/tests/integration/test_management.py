@@ -21,7 +21,8 @@ from cityos_identity.browser import (
     token_request,
 )
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 ISSUER = "http://127.0.0.1:8080"
 PASSWORD = "a long enough password"
 REDIRECT = "https://app.example.jp/cb"

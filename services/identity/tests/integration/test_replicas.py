@@ -11,17 +11,18 @@ import pytest
 from cityos.identity.v1 import identity_pb2 as pb
 from cityos_identity.browser import bearer
 from cityos_identity.store import keys
-from redis.asyncio import Redis
+from cityos_runtime.redis_connect import RedisSettings, connect_redis
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 
 
 async def test_scheduled_rotation_runs_on_exactly_one_replica(
-    env: Any, redis_url: str, unique_tenant: str, running_identity: Any
+    env: Any, redis_env: dict[str, str], unique_tenant: str, running_identity: Any
 ) -> None:
-    async with running_identity(redis_url, unique_tenant) as (second, second_stub):
+    async with running_identity(redis_env["REDIS_URL"], unique_tenant, **redis_env) as (second, second_stub):
         first = env.server
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        redis = connect_redis(RedisSettings.from_env(environ=redis_env), decode_responses=True)
         try:
             current = await redis.get(keys.SIGNING_CURRENT)
             record = orjson.loads(await redis.hget(keys.SIGNING_KEYS, current))

@@ -11,7 +11,8 @@ from cityos_identity.browser import Browser, basic, bearer, body_json, header, p
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 ISSUER = "http://127.0.0.1:8080"
 
 

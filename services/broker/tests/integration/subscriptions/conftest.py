@@ -15,6 +15,7 @@ from cityos_broker.store import Store
 from cityos_broker.subscriptions.settings import NotifierSettings
 from cityos_broker.subscriptions.store import SubscriptionStore
 from cityos_broker.subscriptions.worker import NotifierWorker
+from cityos_runtime.redis_connect import RedisSettings
 from redis.asyncio import Redis
 
 # Loopback endpoints are allowed (tests only), retries and take-over are fast, new tenants are seen quickly.
@@ -87,19 +88,19 @@ def notify_env() -> dict[str, str]:
 
 
 @pytest.fixture
-async def broker(redis_url: str, start_broker: Any) -> AsyncIterator[tuple[str, Any]]:
+async def broker(redis_env: dict[str, str], start_broker: Any) -> AsyncIterator[tuple[str, Any]]:
     """The `client` fixture's broker, started with the notifier tuned for tests."""
-    async with start_broker(redis_url, **NOTIFY_ENV) as started:
+    async with start_broker(redis_env["REDIS_URL"], **redis_env, **NOTIFY_ENV) as started:
         yield started
 
 
 @pytest.fixture
-async def workers(redis_url: str) -> AsyncIterator[Callable[..., Awaitable[NotifierWorker]]]:
+async def workers(redis_env: dict[str, str]) -> AsyncIterator[Callable[..., Awaitable[NotifierWorker]]]:
     """`await workers(**settings)` starts a notifier worker on its own Redis client; all stop at the end."""
     started: list[tuple[NotifierWorker, Redis, ContextResolver]] = []
 
     async def start(**overrides: Any) -> NotifierWorker:
-        redis = connect_redis(redis_url)
+        redis = connect_redis(RedisSettings.from_env(environ=redis_env))
         quick: dict[str, Any] = {
             "tenant_refresh": 0.2,
             "claim_idle": 1.0,

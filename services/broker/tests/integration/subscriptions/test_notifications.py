@@ -12,7 +12,8 @@ from cityos_broker.subscriptions.notification import notification_id
 from cityos_devtools.polling import poll_until
 from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 
 
 def request(doc: dict[str, Any], **fields: Any) -> pb.ResourceRequest:

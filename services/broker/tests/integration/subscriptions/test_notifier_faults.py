@@ -21,10 +21,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def broker(
-    redis_url: str, start_broker: Any, notify_env: dict[str, str]
+    redis_env: dict[str, str], start_broker: Any, notify_env: dict[str, str]
 ) -> AsyncIterator[tuple[str, Any]]:
     """A broker whose own notifier is off: the tests start the workers they need."""
-    async with start_broker(redis_url, **{**notify_env, "BROKER_NOTIFIER": "false"}) as started:
+    env = {**redis_env, **notify_env, "BROKER_NOTIFIER": "false"}
+    async with start_broker(redis_env["REDIS_URL"], **env) as started:
         yield started
 
 

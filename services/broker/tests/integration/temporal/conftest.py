@@ -51,10 +51,12 @@ class TemporalClient:
 
 
 @pytest.fixture
-async def temporal_broker(start_broker: Any, redis_url: str, s3_settings: Any) -> AsyncIterator[Any]:
+async def temporal_broker(
+    start_broker: Any, redis_env: dict[str, str], s3_settings: Any
+) -> AsyncIterator[Any]:
     """The stub of a broker with history recording and the S3 archive configured."""
-    env = {**s3_settings.as_env(), "BROKER_HISTORY_CLAIM_IDLE_MS": "500"}
-    async with start_broker(redis_url, **env) as (_, stub):
+    env = {**redis_env, **s3_settings.as_env(), "BROKER_HISTORY_CLAIM_IDLE_MS": "500"}
+    async with start_broker(redis_env["REDIS_URL"], **env) as (_, stub):
         yield stub
 
 

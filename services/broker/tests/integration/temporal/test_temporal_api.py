@@ -12,7 +12,8 @@ from cityos.broker.v1 import broker_pb2 as pb
 from cityos_broker.temporal.timeutil import from_ms, to_ms
 from cityos_devtools.polling import poll_until
 
-pytestmark = pytest.mark.integration
+# Also on a Redis Cluster (cityos_devtools: redis_env), where cross-slot commands fail.
+pytestmark = [pytest.mark.integration, pytest.mark.redis_modes("standalone", "cluster")]
 
 CAR = "urn:ngsi-ld:Car:t1"
 
