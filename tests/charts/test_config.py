@@ -202,8 +202,10 @@ def test_notes_warn_about_open_mode_and_unsupported_settings(
     values["config"]["gateway"] = {"authMode": "open"}
     text = notes(render(values))
     assert "WARNING: AUTHENTICATION IS OFF" in text and "EVERY tenant" in text
-    assert "redis.mode=cluster is not supported" in notes(rendered["external-redis-cluster-s3"])
-    assert "redis.mode=sentinel is not supported" in notes(rendered["ingress-tls"])
+    # Cluster and Sentinel are honoured by the services (cityos_runtime.redis_connect): no warning, only the
+    # Sentinel authentication limit.
+    assert "not supported by the services" not in notes(rendered["external-redis-cluster-s3"])
+    assert "without a password" in notes(rendered["ingress-tls"])
     assert "Prometheus" not in notes(rendered["bundled"])  # the ServiceMonitor's targets serve /metrics now
 
 
@@ -263,3 +265,41 @@ def test_bundled_stores(rendered: dict[str, Any]) -> None:
     identities = result.get("Secret", "demo-cityos-s3-config")["stringData"]["s3.json"]
     assert '"accessKey":"cityos"' in identities
     assert not rendered["minimal"].of_kind("StatefulSet")
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode"),
+    [
+        ("minimal", "standalone"),
+        ("bundled", "standalone"),
+        ("external-redis-cluster-s3", "cluster"),
+        ("ingress-tls", "sentinel"),
+    ],
+)
+def test_every_service_connects_as_the_chart_configures_redis(
+    rendered: dict[str, Any], shape: str, mode: str
+) -> None:
+    """The variables the chart renders are exactly what cityos_runtime.redis_connect reads, in every mode."""
+    from cityos_runtime.redis_connect import RedisSettings, connect_redis
+    from redis.asyncio import RedisCluster
+
+    for service in ("broker", "identity", "gateway"):
+        env = _env(rendered[shape], service)
+        # The kubelet expands $(REDIS_PASSWORD) verbatim from the Secret (docs/operations.md: URL-safe).
+        password = "s3cret-Pass_word.1" if isinstance(env.get("REDIS_PASSWORD"), dict) else ""
+        environ = {k: v.replace("$(REDIS_PASSWORD)", password) for k, v in env.items() if isinstance(v, str)}
+        settings = RedisSettings.from_env(environ=environ)
+        assert settings.mode == mode, service
+        client = connect_redis(settings)
+        if mode == "cluster":
+            assert isinstance(client, RedisCluster)
+            assert [f"{n.host}:{n.port}" for n in client.startup_nodes] == env["REDIS_CLUSTER_NODES"].split(
+                ","
+            )
+            assert client.connection_kwargs["password"] == password
+        elif mode == "sentinel":
+            assert settings.sentinel_master == env["REDIS_SENTINEL_MASTER"]
+            assert [f"{h}:{p}" for h, p in settings.sentinel_nodes] == env["REDIS_SENTINEL_NODES"].split(",")
+            assert client.connection_pool.connection_kwargs.get("password") == (password or None)
+        else:
+            assert client.connection_pool.connection_kwargs.get("password") == (password or None)

@@ -15,16 +15,19 @@ import pytest
 
 _READ = re.compile(r"\b(?:env_[a-z]+|_raw)\(\s*\"([A-Z][A-Z0-9_]+)\"")
 # Rendered for settings the services do not honour yet; documented as such in values.yaml and the NOTES.
-NOT_HONOURED = {
-    "REDIS_MODE",
+NOT_HONOURED: set[str] = set()
+# Only expanded by the kubelet into REDIS_URL ($(REDIS_PASSWORD)); no service reads it by name.
+KUBELET_ONLY = {"REDIS_PASSWORD"}
+# Rendered only when their value is set (test_config checks them then); METRICS_PORT with the ServiceMonitor,
+# REDIS_CLUSTER_NODES / REDIS_SENTINEL_* in their redis.mode.
+OPTIONAL = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "S3_REGION",
+    "METRICS_PORT",
     "REDIS_CLUSTER_NODES",
     "REDIS_SENTINEL_NODES",
     "REDIS_SENTINEL_MASTER",
 }
-# Only expanded by the kubelet into REDIS_URL ($(REDIS_PASSWORD)); no service reads it by name.
-KUBELET_ONLY = {"REDIS_PASSWORD"}
-# Rendered only when their value is set (test_config checks them then); METRICS_PORT with the ServiceMonitor.
-OPTIONAL = {"OTEL_EXPORTER_OTLP_ENDPOINT", "S3_REGION", "METRICS_PORT"}
 SCENARIOS = ("production-hpa", "bundled")
 
 
