@@ -4,8 +4,9 @@ On one Redis (standalone, Sentinel) every stream is read by one blocking XREADGR
 cluster refuses keys of several hash slots in one command, and every tenant has its own slot, so there the
 streams are grouped by slot and read without blocking in one pipeline (one round trip per node); when
 nothing is new, the sweep is repeated after a pause that doubles from 5 ms up to 100 ms (within the
-caller's block time). An idle cluster therefore notices a new entry within about 100 ms, a busy one at
-once. COUNT applies to each stream, as in one XREADGROUP over several streams.
+caller's block time, and carried over to its next call). An idle cluster therefore notices a new entry
+within about 100 ms, a busy one at once. COUNT applies to each stream, as in one XREADGROUP over several
+streams.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class GroupReader:
     def __init__(self, redis: RedisClient, consumer: str) -> None:
         self._redis = redis
         self.consumer = consumer
+        # Per group: the pause before the next empty sweep, kept across calls so an idle reader stays slow.
+        self._pauses: dict[str, float] = {}
 
     async def read(
         self, group: str, streams: Mapping[str, str], *, count: int, block_ms: int | None
@@ -68,14 +71,17 @@ class GroupReader:
         self, group: str, by_slot: dict[int, dict[str, str]], *, count: int, block_ms: int | None
     ) -> StreamReply:
         deadline = time.monotonic() + (block_ms or 0) / 1000.0
-        pause = _FIRST_PAUSE_S
         while True:
             found = await self._sweep(group, by_slot, count)
-            remaining = deadline - time.monotonic()
-            if found or block_ms is None or remaining <= 0:
+            if found:
+                self._pauses[group] = _FIRST_PAUSE_S
                 return found
+            remaining = deadline - time.monotonic()
+            if block_ms is None or remaining <= 0:
+                return found
+            pause = self._pauses.get(group, _FIRST_PAUSE_S)
             await asyncio.sleep(min(pause, remaining))
-            pause = min(pause * 2, _MAX_PAUSE_S)
+            self._pauses[group] = min(pause * 2, _MAX_PAUSE_S)
 
     async def _sweep(self, group: str, by_slot: dict[int, dict[str, str]], count: int) -> StreamReply:
         """One non-blocking XREADGROUP per slot, pipelined (the cluster client sends one batch per node)."""
