@@ -64,3 +64,14 @@ def test_unknown_mode_fails() -> None:
 @pytest.mark.parametrize("address", ["10.0.0.1:50051,10.0.0.2:50051", "dns:///cityos-broker-headless:50051"])
 def test_broker_address_may_name_several_brokers(address: str) -> None:
     assert GatewaySettings.from_env({"BROKER_ADDRESS": address}).broker_address == address
+
+
+def test_redis_is_optional_and_read_in_every_mode() -> None:
+    assert GatewaySettings.from_env({}).redis is None  # rate limits stay per replica
+    settings = GatewaySettings.from_env(
+        {"REDIS_MODE": "cluster", "REDIS_URL": "redis://r0:6379", "REDIS_CLUSTER_NODES": "r0:6379,r1:6379"}
+    )
+    assert settings.redis is not None
+    assert (settings.redis.mode, settings.redis.cluster_nodes) == ("cluster", (("r0", 6379), ("r1", 6379)))
+    with pytest.raises(ConfigError, match="REDIS_SENTINEL_NODES"):
+        GatewaySettings.from_env({"REDIS_MODE": "sentinel", "REDIS_URL": "redis://primary/0"})
