@@ -24,7 +24,7 @@ PolicyFetch = Callable[[str], Awaitable[Any]]
 
 class PolicyCache:
     """`GetAccessPolicies` per tenant, kept `ttl` s; concurrent misses share one call; a stale entry serves
-    while the identity service is unreachable (without one: ProblemError 503)."""
+    while the identity service is unreachable, retried once per `ttl` (without one: ProblemError 503)."""
 
     def __init__(
         self, fetch: PolicyFetch, *, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
@@ -68,7 +68,9 @@ class PolicyCache:
                 policies = TenantPolicies(tenant=tenant, exists=False)
             elif stale is not None:
                 _log.warning("identity unreachable; serving stale policies", extra={"tenant": tenant})
-                return stale
+                # Kept another TTL: one attempt per tenant and TTL during an outage, not one per caller
+                # (a call to an unresponsive identity waits for its deadline).
+                policies = stale
             else:
                 raise ProblemError(
                     "InternalError", "the identity service is unavailable", status=503

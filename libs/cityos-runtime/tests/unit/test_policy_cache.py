@@ -40,9 +40,16 @@ async def test_one_fetch_per_ttl_then_stale_while_unreachable() -> None:
     identity.failure = _error(grpc.StatusCode.UNAVAILABLE)
     now[0] = 12
     assert (await cache.get("a")).state == "suspended"  # stale, served while identity is down
+    assert identity.calls == 3
     with pytest.raises(ProblemError) as raised:
         await cache.get("b")  # nothing to fall back on
-    assert raised.value.status == 503
+    assert raised.value.status == 503 and identity.calls == 4
+    now[0] = 14
+    assert (await cache.get("a")).state == "suspended" and identity.calls == 4  # retried once per TTL
+    identity.failure = None
+    identity.state = "active"
+    now[0] = 18
+    assert (await cache.get("a")).state == "active" and identity.calls == 5
 
 
 async def test_an_unknown_tenant_is_remembered_as_not_existing() -> None:
