@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from cityos_devtools.embedded_topologies import EmbeddedSentinel
+from cityos_devtools.polling import poll_until
 from cityos_runtime.redis_connect import RedisSettings, connect_redis
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import RedisClusterException, ResponseError
+from redis.exceptions import ConnectionError, ReadOnlyError, RedisClusterException, ResponseError
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +48,40 @@ async def test_sentinel_resolves_the_primary_with_its_password(redis_sentinel: d
         assert info["role"] == "master"
     finally:
         await client.aclose()
+
+
+async def test_a_client_follows_a_sentinel_failover(tmp_path: Path) -> None:
+    with EmbeddedSentinel(tmp_path, replica=True) as topology:
+        assert topology.sentinel is not None and topology.replica is not None
+        client = connect_redis(RedisSettings.from_env(environ=topology.env), decode_responses=True)
+        sentinel = Redis(host="127.0.0.1", port=topology.sentinel.port, decode_responses=True)
+        try:
+            await client.set("k", "before")
+
+            async def replica_known() -> bool:
+                replicas = await sentinel.sentinel_slaves(topology.master_name)
+                return any(r.get("master-link-status") == "ok" for r in replicas)
+
+            # Sentinel learns of replicas from the primary's INFO, every 10 s at most.
+            await poll_until(replica_known, "the sentinel to know the replica", timeout=30)
+            await sentinel.execute_command("SENTINEL", "FAILOVER", topology.master_name)
+
+            async def promoted() -> bool:
+                _host, port = await sentinel.sentinel_get_master_addr_by_name(topology.master_name)
+                return int(port) == topology.replica.port
+
+            await poll_until(promoted, "the replica to be promoted", timeout=30)
+
+            async def writes_again() -> bool:
+                try:
+                    await client.set("k", "after")
+                except (ConnectionError, ReadOnlyError):
+                    return False  # the old primary answered READONLY once; the next call re-resolves
+                return True
+
+            await poll_until(writes_again, "a write through the new primary", timeout=30)
+            assert await client.get("k") == "after"
+            assert (await client.info("replication"))["role"] == "master"
+        finally:
+            await sentinel.aclose()
+            await client.aclose()

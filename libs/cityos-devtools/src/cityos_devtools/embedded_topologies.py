@@ -129,16 +129,20 @@ class EmbeddedValkeyCluster:
 
 
 class _PrimaryValkey(EmbeddedValkey):
-    """A standalone primary that requires a password (so tests see credentials reach it through Sentinel)."""
+    """A password-protected server (so tests see credentials reach it through Sentinel), or its replica."""
 
     name = "valkey-primary"
 
-    def __init__(self, data_dir: Path | str, password: str) -> None:
+    def __init__(self, data_dir: Path | str, password: str, replica_of: int | None = None) -> None:
         super().__init__(data_dir)
         self.password = password
+        self.replica_of = replica_of
 
     def _config_lines(self) -> list[str]:
-        return [*super()._config_lines(), f"requirepass {self.password}"]
+        lines = [*super()._config_lines(), f"requirepass {self.password}"]
+        if self.replica_of is not None:
+            lines += [f"replicaof {LOOPBACK} {self.replica_of}", f"masterauth {self.password}"]
+        return lines
 
     def _client(self) -> redis.Redis:
         return redis.Redis(
@@ -179,15 +183,22 @@ class SentinelValkey(EmbeddedValkey):
 
 
 class EmbeddedSentinel:
-    """A password-protected primary and one Sentinel that monitors it."""
+    """A password-protected primary (optionally with one replica) and one Sentinel that monitors it."""
 
     def __init__(
-        self, data_dir: Path | str, master_name: str = "mymaster", password: str | None = None
+        self,
+        data_dir: Path | str,
+        master_name: str = "mymaster",
+        password: str | None = None,
+        *,
+        replica: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.master_name = master_name
         self.password = password or secrets.token_urlsafe(16)
         self.primary = _PrimaryValkey(self.data_dir / "primary", self.password)
+        self.replica: _PrimaryValkey | None = None
+        self._with_replica = replica
         self.sentinel: SentinelValkey | None = None
 
     @property
@@ -203,9 +214,12 @@ class EmbeddedSentinel:
         }
 
     def start(self) -> Self:
-        """Start the primary, then the Sentinel pointed at it."""
+        """Start the primary (and replica), then the Sentinel pointed at the primary."""
         try:
             self.primary.start()
+            if self._with_replica:
+                self.replica = _PrimaryValkey(self.data_dir / "replica", self.password, self.primary.port)
+                self.replica.start()
             self.sentinel = SentinelValkey(
                 self.data_dir / "sentinel", self.master_name, self.primary.port, self.password
             )
@@ -216,9 +230,11 @@ class EmbeddedSentinel:
         return self
 
     def stop(self) -> None:
-        """Stop the Sentinel, then the primary (safe to call twice)."""
+        """Stop the Sentinel, then the servers (safe to call twice)."""
         if self.sentinel is not None:
             self.sentinel.stop()
+        if self.replica is not None:
+            self.replica.stop()
         self.primary.stop()
 
     def __enter__(self) -> Self:
