@@ -9,7 +9,7 @@ import orjson
 import pytest
 from cityos.broker.v1 import broker_pb2 as pb
 from cityos_broker.ngsild.contexts import core_term_map
-from cityos_broker.query.filter import EntityFilter, IndexPlan
+from cityos_broker.query.filter import EntityFilter, IndexCount, IndexPlan
 from cityos_broker.query.geo import parse_geo_query
 from cityos_broker.store import Store
 from redis.asyncio import Redis
@@ -40,6 +40,9 @@ class CountingFilter:
 
     def plan(self) -> IndexPlan:
         return self.inner.plan()
+
+    def count_plan(self) -> IndexCount | None:
+        return self.inner.count_plan()
 
 
 @pytest.mark.parametrize("q", ["", "n>=0"], ids=["index-exact", "filtered-scan"])
