@@ -42,17 +42,20 @@ def test_each_service_is_reachable_only_by_its_enabled_callers(chart: Any, rende
             assert callers == expected, f"{scenario}/{name}: {callers} != {expected}"
 
 
-def test_only_the_gateway_and_the_init_job_reach_identity(rendered: dict[str, Any]) -> None:
+def test_only_the_gateway_the_broker_and_the_init_job_reach_identity(rendered: dict[str, Any]) -> None:
     for scenario, result in rendered.items():
         spec = _policies(result)["identity"]
         assert len(spec["ingress"]) == 1 or scenario == "bundled", scenario  # bundled: + the metrics rule
         rule = spec["ingress"][0]
-        assert _components(rule["from"]) == {"gateway", "init"}, scenario
-        assert len(rule["from"]) == 2, f"{scenario}: an extra peer may reach identity"
+        # The broker's notifier reads the access policies that filter notifications.
+        assert _components(rule["from"]) == {"gateway", "broker", "init"}, scenario
+        assert len(rule["from"]) == 3, f"{scenario}: an extra peer may reach identity"
         assert rule["ports"] == [{"port": 50052, "protocol": "TCP"}]
         for name, other in _policies(result).items():
             callees = set().union(*(_components(r.get("to", [])) for r in other["egress"]))
-            assert ("identity" in callees) == (name in {"gateway", "init"}), f"{scenario}: {name} -> identity"
+            assert ("identity" in callees) == (name in {"gateway", "broker", "init"}), (
+                f"{scenario}: {name} -> identity"
+            )
 
 
 def test_init_job_reaches_only_the_services_it_calls(

@@ -80,6 +80,7 @@ BROKER_NOTIFY_CLAIM_IDLE: {{ $b.notifier.claimIdle | quote }}
 BROKER_NOTIFY_CONCURRENCY: {{ $b.notifier.concurrency | quote }}
 BROKER_NOTIFY_TENANT_REFRESH: {{ $b.notifier.tenantRefresh | quote }}
 BROKER_NOTIFY_DEDUP_TTL: {{ $b.notifier.dedupTtl | int64 | quote }}
+BROKER_POLICY_TTL: {{ $b.notifier.policyTtl | quote }}
 {{- end }}
 {{- if eq $name "identity" }}
 {{- $i := $root.Values.config.identity }}
