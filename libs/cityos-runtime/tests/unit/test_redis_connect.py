@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 from cityos_runtime.config import ConfigError
-from cityos_runtime.redis_connect import RedisSettings, SentinelMasterRedis, connect_redis
+from cityos_runtime.redis_connect import (
+    LocalKeysParser,
+    RedisSettings,
+    SentinelMasterRedis,
+    connect_redis,
+    movable_keys,
+)
 from redis.asyncio import Redis, RedisCluster
 
 
@@ -99,3 +105,45 @@ def test_sentinel_as_the_chart_renders_it() -> None:
 def test_sentinel_master_defaults_to_the_url_host() -> None:
     env = {"REDIS_MODE": "sentinel", "REDIS_URL": "redis://primary/0", "REDIS_SENTINEL_NODES": "s1:26379"}
     assert RedisSettings.from_env(environ=env).sentinel_master == "primary"
+
+
+@pytest.mark.parametrize(
+    ("args", "keys"),
+    [
+        (
+            (
+                "XREADGROUP",
+                b"GROUP",
+                "g",
+                "c",
+                b"COUNT",
+                10,
+                b"BLOCK",
+                5,
+                b"STREAMS",
+                "{a}s",
+                "{a}t",
+                ">",
+                ">",
+            ),
+            ("{a}s", "{a}t"),
+        ),
+        (("XREADGROUP", b"GROUP", "STREAMS", "c", b"NOACK", b"STREAMS", "s", "0"), ("s",)),
+        (("XREAD", "COUNT", 2, "STREAMS", "s", "$"), ("s",)),
+        (("ZINTERSTORE", "{t}d", 2, "{t}a", "{t}b", "WEIGHTS", 0, 0), ("{t}d", "{t}a", "{t}b")),
+        (("ZUNIONSTORE", "d", 1, "a"), ("d", "a")),
+        (("ZINTERCARD", 2, "a", "b", "LIMIT", 5), ("a", "b")),
+        (("GET", "k"), None),
+        (("XREADGROUP", b"GROUP", "g", "c", b"STREAMS", "s"), None),  # malformed: left to redis-py
+    ],
+)
+def test_cluster_routing_finds_movable_keys_without_asking_a_node(
+    args: tuple[object, ...], keys: tuple[object, ...] | None
+) -> None:
+    assert movable_keys(args) == keys
+
+
+def test_cluster_clients_use_the_local_keys_parser() -> None:
+    settings = RedisSettings.from_env(environ={"REDIS_MODE": "cluster", "REDIS_URL": "redis://seed:7000"})
+    client = connect_redis(settings)
+    assert isinstance(client, RedisCluster) and isinstance(client.commands_parser, LocalKeysParser)
