@@ -120,3 +120,12 @@ def test_s3_settings_need_both_keys() -> None:
         assert "S3_SECRET_KEY" in str(exc)
     else:
         raise AssertionError("missing S3_SECRET_KEY was accepted")
+
+
+def test_broker_workers_take_the_background_work_off_the_serving_brokers() -> None:
+    broker = next(spec for spec in SERVICES if spec.name == "broker")
+    env = StackEnv(redis_url="redis://127.0.0.1:1/0", s3=S3, gateway_port=41000)
+    assert broker.serving_env(env) == {}, "by default every broker runs the notifier and the recorder"
+    env.workers_apart.add("broker")
+    assert broker.serving_env(env) == {"BROKER_NOTIFIER": "false", "BROKER_HISTORY_ENABLED": "false"}
+    assert broker.worker_env == {"BROKER_NOTIFIER": "true", "BROKER_HISTORY_ENABLED": "true"}

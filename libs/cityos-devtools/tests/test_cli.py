@@ -38,10 +38,12 @@ def test_every_option_is_read() -> None:
             "open",
             "--broker-replicas",
             "2",
+            "--broker-workers",
         ],
         environ={"CITYOS_DATA_DIR": "ignored"},
     )
     assert options.broker_replicas == 2
+    assert options.broker_workers is True
     assert options.data_dir == Path("d")
     assert options.gateway_port == 0
     assert options.seed is False

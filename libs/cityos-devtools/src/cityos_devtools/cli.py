@@ -67,6 +67,12 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         metavar="N",
         help="broker processes (default 1); the gateway spreads its calls over all of them (round robin)",
     )
+    run_cmd.add_argument(
+        "--broker-workers",
+        action="store_true",
+        help="run the notifier and the history recorder in a broker process of their own (broker-worker); "
+        "the brokers the gateway calls then only serve requests",
+    )
     run_cmd.add_argument("--no-seed", dest="seed", action="store_false", help="do not upsert the demo data")
     run_cmd.add_argument(
         "--ready-file",
@@ -87,6 +93,7 @@ def parse_run_options(argv: Sequence[str], environ: Mapping[str, str] | None = N
         ready_file=args.ready_file,
         auth=args.auth,
         broker_replicas=args.broker_replicas,
+        broker_workers=args.broker_workers,
     )
 
 

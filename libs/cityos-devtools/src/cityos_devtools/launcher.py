@@ -32,6 +32,7 @@ class LaunchedStack:
         embedded_stores: bool = True,
         auth: str = "open",
         broker_replicas: int = 1,
+        broker_workers: bool = False,
     ) -> None:
         # auth="open" by default keeps callers that drive the API without tokens working; the e2e suite's
         # main stack passes auth="oidc".
@@ -40,6 +41,7 @@ class LaunchedStack:
         self.auth = auth
         self.embedded_stores = embedded_stores
         self.broker_replicas = broker_replicas
+        self.broker_workers = broker_workers
         self.ready_file = self.data_dir / "ready.json"
         self.output_path = self.data_dir / "cityos-dev.out"
         self.ready: dict[str, Any] = {}
@@ -59,6 +61,8 @@ class LaunchedStack:
         argv += ["--auth", self.auth]
         if self.broker_replicas != 1:
             argv += ["--broker-replicas", str(self.broker_replicas)]
+        if self.broker_workers:
+            argv.append("--broker-workers")
         if not self.seed:
             argv.append("--no-seed")
         env = dict(os.environ)

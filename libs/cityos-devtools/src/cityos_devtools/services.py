@@ -22,15 +22,29 @@ class StackEnv:
     # a comma list of them for a service started several times (`replicas`)
     addresses: dict[str, str] = field(default_factory=dict)
     replicas: dict[str, int] = field(default_factory=dict)  # service name -> processes (default 1)
+    # services whose background work runs in a worker process of its own (`--broker-workers`: "broker")
+    workers_apart: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One service: its `python -m` module and the environment it gets on top of the common one."""
+    """One service: its `python -m` module and the environment it gets on top of the common one.
+
+    A service whose background work can run apart (`worker_env`) gets, when the stack asks for it
+    (`--broker-workers`), serving processes with `serving_off` on top and one more process with `worker_env`.
+    """
 
     name: str
     module: str
     env: Callable[[StackEnv], Mapping[str, str]]
+    serving_off: Mapping[str, str] | None = None
+    worker_env: Mapping[str, str] | None = None
+
+    def serving_env(self, stack: StackEnv) -> Mapping[str, str]:
+        """What the serving processes get on top of `env` (nothing unless workers run apart)."""
+        if self.name in stack.workers_apart and self.serving_off is not None:
+            return self.serving_off
+        return {}
 
 
 def common_env(stack: StackEnv) -> dict[str, str]:
@@ -86,7 +100,13 @@ def _gateway_env(stack: StackEnv) -> dict[str, str]:
 # slot in here (before the gateway, which fronts them) as they are built.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("identity", "cityos_identity", _identity_env),
-    ServiceSpec("broker", "cityos_broker", _broker_env),
+    ServiceSpec(
+        "broker",
+        "cityos_broker",
+        _broker_env,
+        serving_off={"BROKER_NOTIFIER": "false", "BROKER_HISTORY_ENABLED": "false"},
+        worker_env={"BROKER_NOTIFIER": "true", "BROKER_HISTORY_ENABLED": "true"},
+    ),
     ServiceSpec("gateway", "cityos_gateway", _gateway_env),
 )
 

@@ -10,11 +10,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
+from types import FrameType, MappingProxyType
 from typing import TextIO
 
 import httpx
@@ -43,6 +43,7 @@ class RunOptions:
     ready_file: Path | None = None
     auth: str = "oidc"  # the gateway's GATEWAY_AUTH_MODE; "open" only for development
     broker_replicas: int = 1  # broker processes; the gateway gets all their addresses
+    broker_workers: bool = False  # notifier and history recorder in a broker process of their own
 
 
 class StartupError(RuntimeError):
@@ -103,6 +104,8 @@ def run(options: RunOptions, out: TextIO = sys.stdout) -> int:
             env.auth_mode = options.auth
             env.admin_password = secret_file(data_dir / "identity" / "admin-password")
             env.replicas["broker"] = options.broker_replicas
+            if options.broker_workers:
+                env.workers_apart.add("broker")
             running = [
                 started for spec in SERVICES for started in _start_replicas(spec, env, logs, stack, out)
             ]
@@ -170,20 +173,30 @@ def _start_replicas(
     addresses: list[str] = []
     for number in range(1, env.replicas.get(spec.name, 1) + 1):
         name = spec.name if number == 1 else f"{spec.name}-{number}"
-        running, address = _start_service(spec, name, env, logs, stack, out)
+        running, address = _start_service(spec, name, env, logs, stack, out, spec.serving_env(env))
         started.append(running)
         addresses.append(address)
+    if spec.worker_env is not None and spec.serving_env(env):
+        # The background work the serving replicas leave out runs here; the gateway never calls it.
+        running, _ = _start_service(spec, f"{spec.name}-worker", env, logs, stack, out, spec.worker_env)
+        started.append(running)
     env.addresses[spec.name] = ",".join(addresses)
     return started
 
 
 def _start_service(
-    spec: ServiceSpec, name: str, env: StackEnv, logs: Path, stack: contextlib.ExitStack, out: TextIO
+    spec: ServiceSpec,
+    name: str,
+    env: StackEnv,
+    logs: Path,
+    stack: contextlib.ExitStack,
+    out: TextIO,
+    overrides: Mapping[str, str] = MappingProxyType({}),
 ) -> tuple[_Running, str]:
     """Start one process of a service and wait for its listening line; returns it and its address."""
     log = logs / f"{name}.log"
     offset = log.stat().st_size if log.exists() else 0
-    child_env = {**os.environ, **common_env(env), **spec.env(env)}
+    child_env = {**os.environ, **common_env(env), **spec.env(env), **overrides}
     _say(out, f"starting {name} (log: {log})")
     proc = spawn([sys.executable, "-m", spec.module], log, env=child_env)
     stack.callback(_stop_service, name, proc, out)
