@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from cityos_broker.store import stream_reads
 from cityos_broker.store.keys import TenantKeys
 from cityos_broker.store.stream_reads import GroupReader
 from cityos_runtime.redis_connect import RedisClient
@@ -61,3 +62,16 @@ async def test_pending_entries_are_read_again_from_zero(redis: RedisClient) -> N
     first = await reader.read(GROUP, dict.fromkeys(streams, ">"), count=10, block_ms=None)
     again = await reader.read(GROUP, dict.fromkeys(streams, "0"), count=10, block_ms=None)
     assert sorted(s for s, e in first if e) == sorted(s for s, e in again if e) == sorted(streams)
+
+
+async def test_wake_ends_an_idle_pause_at_once(redis: RedisClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An idle pause of a minute: without `wake` the entry below would not be read within the test's wait.
+    monkeypatch.setattr(stream_reads, "_FIRST_PAUSE_S", 60.0)
+    streams = await _streams(redis, 3)
+    reader = GroupReader(redis, "reader-4")
+    waiting = asyncio.create_task(reader.read(GROUP, dict.fromkeys(streams, ">"), count=10, block_ms=120_000))
+    await asyncio.sleep(0.2)
+    await redis.xadd(streams[2], {"n": "woken"})
+    reader.wake(GROUP)
+    reply = await asyncio.wait_for(waiting, timeout=20)
+    assert [fields[b"n"] for _, entries in reply for _, fields in entries if fields] == [b"woken"]

@@ -5,13 +5,15 @@ cluster refuses keys of several hash slots in one command, and every tenant has 
 streams are grouped by slot and read without blocking in one pipeline (one round trip per node); when
 nothing is new, the sweep is repeated after a pause that doubles from 5 ms up to 100 ms (within the
 caller's block time, and carried over to its next call). An idle cluster therefore notices a new entry
-within about 100 ms, a busy one at once. COUNT applies to each stream, as in one XREADGROUP over several
-streams.
+within about 100 ms, a busy one at once; `wake` ends the pause when this process itself added entries
+(the notifier's matching loop wakes its delivery loop). COUNT applies to each stream, as in one
+XREADGROUP over several streams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -34,8 +36,17 @@ class GroupReader:
     def __init__(self, redis: RedisClient, consumer: str) -> None:
         self._redis = redis
         self.consumer = consumer
-        # Per group: the pause before the next empty sweep, kept across calls so an idle reader stays slow.
+        # Per group: the pause before the next empty sweep, kept across calls so an idle reader stays slow,
+        # and the event that ends a pause early (`wake`).
         self._pauses: dict[str, float] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+
+    def wake(self, group: str) -> None:
+        """Sweep `group` again now: this process just added entries for it (a no-op on one Redis)."""
+        self._pauses[group] = _FIRST_PAUSE_S
+        event = self._wakeups.get(group)
+        if event is not None:
+            event.set()
 
     async def read(
         self, group: str, streams: Mapping[str, str], *, count: int, block_ms: int | None
@@ -71,7 +82,9 @@ class GroupReader:
         self, group: str, by_slot: dict[int, dict[str, str]], *, count: int, block_ms: int | None
     ) -> StreamReply:
         deadline = time.monotonic() + (block_ms or 0) / 1000.0
+        woken = self._wakeups.setdefault(group, asyncio.Event())
         while True:
+            woken.clear()  # before the sweep, so a wake during it is not lost
             found = await self._sweep(group, by_slot, count)
             if found:
                 self._pauses[group] = _FIRST_PAUSE_S
@@ -80,8 +93,9 @@ class GroupReader:
             if block_ms is None or remaining <= 0:
                 return found
             pause = self._pauses.get(group, _FIRST_PAUSE_S)
-            await asyncio.sleep(min(pause, remaining))
             self._pauses[group] = min(pause * 2, _MAX_PAUSE_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), timeout=min(pause, remaining))
 
     async def _sweep(self, group: str, by_slot: dict[int, dict[str, str]], count: int) -> StreamReply:
         """One non-blocking XREADGROUP per slot, pipelined (the cluster client sends one batch per node)."""

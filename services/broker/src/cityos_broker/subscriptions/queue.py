@@ -149,6 +149,8 @@ class NotificationQueue:
             if acks:
                 pipe.xack(keys.changes, CHANGES_GROUP, *acks)
             await pipe.execute()
+        if any(notifications for _, notifications in results):
+            self._reader.wake(SENDER_GROUP)  # on a cluster, deliver now rather than after the idle pause
 
     async def was_sent(self, tenant: str, notification_id: str) -> bool:
         """True when this notification id was delivered already (a claimed duplicate)."""
