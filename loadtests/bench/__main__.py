@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         default=(1,),
         help="broker processes, or a comma list (1,2) to compare counts, each in a fresh stack (1)",
     )
+    p.add_argument(
+        "--broker-workers",
+        action="store_true",
+        help="run the notifier and history recorder in a broker process of their own",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny and fast: 200 entities, 1 s per figure")
     p.add_argument("--profile", action="store_true", help="py-spy the broker and gateway during each figure")
     p.add_argument("--profile-native", action="store_true", help="with --profile: include C frames")
@@ -96,6 +101,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
         auth=args.auth,
         work_dir=work_dir,
         brokers=args.brokers,
+        broker_workers=args.broker_workers,
     )
 
 

@@ -44,6 +44,7 @@ class BenchOptions:
     auth: str
     work_dir: Path
     brokers: tuple[int, ...] = (1,)  # broker processes; several counts: one fresh stack each, compared
+    broker_workers: bool = False  # notifier and history recorder in a broker process of their own
 
 
 @dataclass
@@ -255,7 +256,8 @@ async def _run_stack(
     repo = _repo_root()
     by_size: dict[int, list[F.Figure]] = {}
     label = f"{brokers} broker{'s' if brokers > 1 else ''}"
-    with running_stack(options.work_dir / f"stack-{brokers}", repo, options.auth, brokers) as stack:
+    workers = options.broker_workers
+    with running_stack(options.work_dir / f"stack-{brokers}", repo, options.auth, brokers, workers) as stack:
         processes = {role: len(pids) for role, pids in sorted(stack.processes.items())}
         run.processes = run.processes or processes  # the main figures' stack: the first broker count
         counts = ", ".join(f"{n} {role}" for role, n in processes.items())
@@ -263,7 +265,12 @@ async def _run_stack(
             f"stack processes ({label}): {counts}; load generator: 1 process "
             f"({os.cpu_count()} CPUs shared by all)"
         )
-        if brokers > 1:
+        if workers:
+            run.notes.append(
+                "--broker-workers: the notifier and history recorder run in a broker process of their own "
+                "(broker-worker), which the gateway does not call; the other brokers only serve requests"
+            )
+        elif brokers > 1:
             run.notes.append(
                 f"{label}: the gateway spreads its calls over them (round robin over its BROKER_ADDRESS "
                 "list); each also runs the notifier and history recorder, sharing that work through "

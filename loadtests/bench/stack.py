@@ -19,7 +19,7 @@ _START_TIMEOUT_S = 180.0
 _STOP_TIMEOUT_S = 30.0
 # Variables that would make the stack use outside stores instead of its embedded ones.
 _STORE_VARIABLES = ("REDIS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET")
-# Which service a child process is, by the module it runs.
+# Which service a child process is, by the module it runs (the broker worker by its log file, below).
 _ROLES = {
     "cityos_broker": "broker",
     "cityos_gateway": "gateway",
@@ -61,9 +61,16 @@ def _roles(runner_pid: int) -> dict[str, list[int]]:
             cmdline = " ".join(child.cmdline())
             for marker, role in _ROLES.items():
                 if marker in cmdline:
+                    if role == "broker" and _is_worker(child):
+                        role = "broker-worker"
                     found.setdefault(role, []).append(child.pid)
                     break
     return found
+
+
+def _is_worker(process: psutil.Process) -> bool:
+    """A broker started as the stack's worker writes `broker-worker.log` (its stdout and stderr)."""
+    return any(f.path.endswith("broker-worker.log") for f in process.open_files())
 
 
 def _auth_args(repo_root: Path, env: dict[str, str], auth: str) -> list[str]:
@@ -90,12 +97,13 @@ def _read_ready(path: Path) -> dict[str, str] | None:
 
 @contextlib.contextmanager
 def running_stack(
-    data_dir: Path, repo_root: Path, auth: str = "open", brokers: int = 1
+    data_dir: Path, repo_root: Path, auth: str = "open", brokers: int = 1, broker_workers: bool = False
 ) -> Iterator[RunningStack]:
     """Run the stack with embedded stores and no demo data in `data_dir`; stop it with SIGINT on exit.
 
     `auth` is the gateway's mode: "oidc" (tokens required) or "open" (development: no checks); `brokers`
-    the number of broker processes (the gateway balances over them).
+    the number of broker processes (the gateway balances over them); `broker_workers` runs the notifier
+    and history recorder in a broker process of their own (role "broker-worker").
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     ready = data_dir / "ready.json"
@@ -111,6 +119,7 @@ def running_stack(
         "--no-seed",
         *_auth_args(repo_root, env, auth),
         *(["--broker-replicas", str(brokers)] if brokers != 1 else []),
+        *(["--broker-workers"] if broker_workers else []),
     ]
     proc = spawn(argv, log, env=env, cwd=repo_root, death_signal=signal.SIGINT)
     try:
