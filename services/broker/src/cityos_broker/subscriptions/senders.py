@@ -1,20 +1,23 @@
-"""Notification channels: HTTP(S) webhooks (httpx) and MQTT (aiomqtt), each behind the SSRF guard."""
+"""Notification channels: HTTP(S) webhooks (`webhooks.WebhookClient`) and MQTT (aiomqtt), behind the SSRF
+guard."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
-import httpx
 import orjson
 from cityos_runtime.ssrf import UnsafeUrlError, check_outbound_url
 from opentelemetry import propagate
 
+from cityos_broker.subscriptions.http1 import MalformedResponse
 from cityos_broker.subscriptions.model import MQTT_QOS_KEY, SCHEMES
 from cityos_broker.subscriptions.notification import Outgoing
+from cityos_broker.subscriptions.webhooks import WebhookClient, encode_request
 
 
 class DeliveryError(Exception):
@@ -34,19 +37,22 @@ def _pairs(items: Sequence[dict[str, str]] | None) -> dict[str, str]:
     return {item["key"]: item["value"] for item in items or ()}
 
 
+def _set(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing one of the same name in any letter case (receiverInfo may override)."""
+    lowered = name.lower()
+    for existing in [key for key in headers if key.lower() == lowered]:
+        del headers[existing]
+    headers[name] = value
+
+
 class Senders:
-    """Sends one notification to its endpoint; one shared HTTP client per process."""
+    """Sends one notification to its endpoint; one pooled webhook client per process."""
 
     def __init__(self, *, timeout: float, allow_private: bool, concurrency: int = 64) -> None:
         self._timeout = timeout
         self._allow_private = allow_private
-        # Keep as many connections alive as deliveries may run at once, so busy endpoints are not reconnected.
-        # Redirects are not followed: a redirect could lead past the SSRF guard.
-        self._http = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        # As many connections per endpoint as deliveries may run at once: busy endpoints are not reconnected.
+        self._http = WebhookClient(allow_private=allow_private, connections_per_origin=concurrency)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -54,29 +60,43 @@ class Senders:
     async def send(self, tenant: str, endpoint: dict[str, Any], outgoing: Outgoing) -> None:
         """Deliver or raise DeliveryError."""
         uri = str(endpoint["uri"])
-        try:
-            await check_outbound_url(uri, allow_private=self._allow_private, allowed_schemes=SCHEMES)
-        except UnsafeUrlError as error:
-            raise DeliveryError(f"endpoint refused by the SSRF guard: {error}", permanent=True) from None
         headers = {"Content-Type": outgoing.content_type, "NGSILD-Tenant": tenant}
         if outgoing.link:
             headers["Link"] = (
                 f'<{outgoing.link}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
             )
-        headers.update(_pairs(endpoint.get("receiverInfo")))
+        for name, value in _pairs(endpoint.get("receiverInfo")).items():
+            _set(headers, name, value)
         propagate.inject(headers)  # traceparent of the current notification span
-        if uri.lower().startswith(("mqtt://", "mqtts://")):
+        if uri[:4].lower() == "mqtt":
+            try:
+                await check_outbound_url(uri, allow_private=self._allow_private, allowed_schemes=SCHEMES)
+            except UnsafeUrlError as error:
+                raise DeliveryError(f"endpoint refused by the SSRF guard: {error}", permanent=True) from None
             await self._mqtt(uri, endpoint, headers, outgoing)
         else:
             await self._webhook(uri, headers, outgoing)
 
     async def _webhook(self, uri: str, headers: dict[str, str], outgoing: Outgoing) -> None:
+        """POST the body; the guard runs whenever a connection is opened (`webhooks`)."""
         try:
-            response = await self._http.post(uri, content=outgoing.body, headers=headers)
-        except httpx.HTTPError as error:
+            target = self._http.target(uri)
+            request = encode_request(target, list(headers.items()), outgoing.body)
+        except UnsafeUrlError as error:
+            raise DeliveryError(f"endpoint refused by the SSRF guard: {error}", permanent=True) from None
+        except ValueError as error:
+            raise DeliveryError(f"the notification cannot be sent: {error}", permanent=True) from None
+        try:
+            async with asyncio.timeout(self._timeout):
+                status = await self._http.post(target, request)
+        except UnsafeUrlError as error:
+            raise DeliveryError(f"endpoint refused by the SSRF guard: {error}", permanent=True) from None
+        except TimeoutError:
+            raise DeliveryError(f"no answer within {self._timeout:g} s") from None
+        except (OSError, MalformedResponse) as error:
             raise DeliveryError(f"{type(error).__name__}: {error}"[:300]) from None
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"the endpoint answered HTTP {response.status_code}")
+        if not 200 <= status < 300:
+            raise DeliveryError(f"the endpoint answered HTTP {status}")
 
     async def _mqtt(
         self, uri: str, endpoint: dict[str, Any], headers: dict[str, str], outgoing: Outgoing
