@@ -63,10 +63,10 @@ async def identity() -> AsyncIterator[tuple[str, Identity]]:
 
 @pytest.fixture
 async def broker(
-    redis_url: str, start_broker: Any, notify_env: dict[str, str], identity: tuple[str, Identity]
+    redis_env: dict[str, str], start_broker: Any, notify_env: dict[str, str], identity: tuple[str, Identity]
 ) -> AsyncIterator[tuple[str, Any]]:
-    env = {**notify_env, "IDENTITY_ADDRESS": identity[0], "BROKER_POLICY_TTL": str(TTL)}
-    async with start_broker(redis_url, **env) as started:
+    env = {**redis_env, **notify_env, "IDENTITY_ADDRESS": identity[0], "BROKER_POLICY_TTL": str(TTL)}
+    async with start_broker(redis_env["REDIS_URL"], **env) as started:
         yield started
 
 
