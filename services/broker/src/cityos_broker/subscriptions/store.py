@@ -43,13 +43,14 @@ redis.call('DEL', KEYS[4])
 redis.call('INCR', KEYS[3])
 return 1
 """)
-# KEYS: 1 sub hash, 2 status hash. ARGV: 1 outcome ("ok" | "failed" | "dead"), 2 timestamp.
+# KEYS: 1 sub hash, 2 status hash. ARGV: 1 outcome ("ok" | "failed" | "dead"), 2 timestamp, 3 how many
+# notifications succeeded ("ok" only; default 1: the notifier counts a batch of deliveries at once).
 # Status only for a subscription that still exists (a late delivery must not resurrect a deleted one).
 _STATUS = LuaScript("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], 'lastNotification', ARGV[2])
 if ARGV[1] == 'ok' then
-  redis.call('HINCRBY', KEYS[2], 'timesSent', 1)
+  redis.call('HINCRBY', KEYS[2], 'timesSent', tonumber(ARGV[3] or '1'))
   redis.call('HSET', KEYS[2], 'lastSuccess', ARGV[2], 'status', 'ok')
 else
   redis.call('HINCRBY', KEYS[2], 'timesFailed', 1)
@@ -225,15 +226,18 @@ class SubscriptionStore:
             replies = await pipe.execute()
         return [bool(n) for n in replies]
 
-    def queue_record(self, pipe: RedisPipeline, tenant: str, sub_id: str, outcome: str, at: str) -> None:
+    def queue_record(
+        self, pipe: RedisPipeline, tenant: str, sub_id: str, outcome: str, at: str, count: int = 1
+    ) -> None:
         """Queue `record` in a pipeline (the caller reruns it alone on a NOSCRIPT reply)."""
         keys = SubscriptionKeys(tenant)
-        _STATUS.queue(pipe, [keys.doc(sub_id), keys.status(sub_id)], [outcome, at])
+        _STATUS.queue(pipe, [keys.doc(sub_id), keys.status(sub_id)], [outcome, at, str(count)])
 
-    async def record(self, tenant: str, sub_id: str, outcome: str, at: str) -> None:
-        """Count one delivery outcome: "ok", "failed" (an attempt failed) or "dead" (gave up)."""
+    async def record(self, tenant: str, sub_id: str, outcome: str, at: str, count: int = 1) -> None:
+        """Count delivery outcomes: "ok" (`count` notifications sent), "failed" (an attempt failed) or "dead"
+        (gave up)."""
         keys = SubscriptionKeys(tenant)
-        await _run(_STATUS, self._redis, [keys.doc(sub_id), keys.status(sub_id)], [outcome, at])
+        await _run(_STATUS, self._redis, [keys.doc(sub_id), keys.status(sub_id)], [outcome, at, str(count)])
 
 
 def not_found(sub_id: str) -> ProblemError:

@@ -14,18 +14,18 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import partial
 
 from cityos_runtime.problems import ProblemError
 from cityos_runtime.redis_connect import RedisClient
 from opentelemetry import metrics, trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from cityos_broker.ngsild.contexts import ContextResolver
 from cityos_broker.store import EntityStore, utc_now
 from cityos_broker.store.keys import TENANTS_KEY, as_text
 from cityos_broker.subscriptions.cache import Ready, SubscriptionCache
+from cityos_broker.subscriptions.completions import Completions, Delivered
 from cityos_broker.subscriptions.matcher import ChangeEvent
 from cityos_broker.subscriptions.notification import build_notification
 from cityos_broker.subscriptions.periods import Claim, PeriodLedger
@@ -93,6 +93,7 @@ class NotifierWorker:
         self._senders = Senders(
             timeout=settings.timeout, allow_private=allow_private_urls, concurrency=settings.concurrency
         )
+        self._completions = Completions(redis, subscriptions, settings.sent_ttl)
         # What each subscription's owner may read now (identity's policies; without identity: everything).
         self._policy = policy or TenantData()
         self._tracer = tracer or trace.get_tracer("cityos.broker.notifier")
@@ -135,6 +136,7 @@ class NotifierWorker:
             tasks = [task for task in tasks if not task.done()]
         self._loops.clear()
         self._inflight.clear()
+        await self._completions.aclose()
         await self._senders.aclose()
         await self._policy.aclose()
 
@@ -345,16 +347,10 @@ class NotifierWorker:
                     return  # another worker took it over meanwhile
                 continue
             self._outcomes.add(1, {"outcome": "ok"})
-            now, sub_id = utc_now(), pending.subscription_id
-            [status] = await self._queue.done(
-                tenant,
-                entry.entry_id,
-                outgoing.id,
-                settings.sent_ttl,
-                also=partial(self._subs.queue_record, tenant=tenant, sub_id=sub_id, outcome="ok", at=now),
+            # Marker, XACK, XDEL and status, committed with the other deliveries ending now (group commit).
+            await self._completions.delivered(
+                Delivered(tenant, entry.entry_id, outgoing.id, pending.subscription_id)
             )
-            if isinstance(status, NoScriptError):  # Redis lost its script cache: count it on its own
-                await self._subs.record(tenant, sub_id, "ok", now)
             return
 
     # Take-over ---------------------------------------------------------------------------------------------
