@@ -28,14 +28,22 @@ from loadtests.bench.runner import BenchOptions, BenchRun, run_bench
 GROWTH_SIZES = (10_000, 100_000, 1_000_000)
 
 
-def _broker_counts(text: str) -> tuple[int, ...]:
+def _counts(text: str, what: str, most: int) -> tuple[int, ...]:
     try:
         counts = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
-    if not all(1 <= n <= 8 for n in counts) or len(set(counts)) != len(counts):
-        raise argparse.ArgumentTypeError("broker counts must be distinct numbers from 1 to 8")
+    if not all(1 <= n <= most for n in counts) or len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"{what} must be distinct numbers from 1 to {most}")
     return counts
+
+
+def _broker_counts(text: str) -> tuple[int, ...]:
+    return _counts(text, "broker counts", 8)
+
+
+def _subscriber_counts(text: str) -> tuple[int, ...]:
+    return _counts(text, "subscriber counts", 100)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1000, help="entities per batch request (1000)")
     p.add_argument("--batch-connections", type=int, default=4, help="connections for batch requests (4)")
     p.add_argument(
-        "--subscribers", type=int, default=10, help="subscriptions for the notification figure (10)"
+        "--subscribers",
+        type=_subscriber_counts,
+        default=(1, 10),
+        help="subscriptions for the notification figure, one figure per count (1,10)",
+    )
+    p.add_argument(
+        "--temporal-entities",
+        type=int,
+        default=1000,
+        help="entities with an hour of history for the many-entities temporal figures (1000)",
     )
     p.add_argument(
         "--auth",
@@ -81,8 +98,11 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
     if args.smoke:
         args.entities, args.duration, args.rounds, args.warmup = 200, 1.0, 1, 0.2
         args.connections, args.query_connections = 8, 2
-        args.batch_size, args.batch_connections, args.subscribers = 50, 2, 2
+        args.batch_size, args.batch_connections, args.subscribers = 50, 2, (1, 2)
+        args.temporal_entities = 20
     sizes = GROWTH_SIZES if args.growth else (args.entities,)
+    if not 1 <= args.temporal_entities <= 1000:
+        raise SystemExit("--temporal-entities must be from 1 to 1000 (one page: the broker's largest limit)")
     if min(sizes) < 1 or args.duration <= 0 or args.rounds < 1 or args.batch_size < 1:
         raise SystemExit("--entities, --duration, --rounds and --batch-size must be positive")
     return BenchOptions(
@@ -102,6 +122,7 @@ def _options(args: argparse.Namespace, work_dir: Path) -> BenchOptions:
         work_dir=work_dir,
         brokers=args.brokers,
         broker_workers=args.broker_workers,
+        temporal_entities=args.temporal_entities,
     )
 
 

@@ -10,8 +10,6 @@ from typing import Any
 from loadtests.bench.loadgen import LoadResult, RequestFactory, run_load
 from loadtests.bench.stats import median, percentile
 
-NOT_YET = "n/a — arrives with issue 4"
-
 
 @dataclass(frozen=True)
 class FigureSpec:
@@ -51,20 +49,43 @@ QUERY_COUNT = FigureSpec(
     target="p95 < 100 ms",
     max_p95_ms=100,
 )
-NOTIFY = FigureSpec(
-    "notifications",
-    "notifications, 10 subscribers (PATCH sent → delivered)",
-    unit="notifications/s",
-    target="p99 < 25 ms; ≥ 2,000 notifications/s",
-    min_rate=2000,
-    max_p99_ms=25,
-)
+
+
+def notify_spec(subscribers: int) -> FigureSpec:
+    """The notification figure for `subscribers` subscriptions to the same entities (1 and 10 by default)."""
+    return FigureSpec(
+        f"notifications_{subscribers}",
+        f"notifications, {subscribers} subscriber{'s' if subscribers != 1 else ''} (PATCH sent → delivered)",
+        unit="notifications/s",
+        target="p99 < 25 ms; ≥ 2,000 notifications/s",
+        min_rate=2000,
+        max_p99_ms=25,
+    )
+
+
 TEMPORAL = FigureSpec(
     "temporal",
     "temporal aggregation, 1 entity, 1 day of 1-min data",
     target="p95 < 200 ms",
     max_p95_ms=200,
 )
+TEMPORAL_QUERY = FigureSpec("temporal_query", "temporal query, 1 entity, 1 day of 1-min data (1,440 values)")
+
+
+def temporal_many_specs(entities: int) -> tuple[FigureSpec, FigureSpec]:
+    """The temporal query and aggregation over `entities` entities with an hour of 1-minute data each."""
+    return (
+        FigureSpec(
+            "temporal_query_many",
+            f"temporal query, {entities:,} entities x 1 h of 1-min data (lastN=10 each)",
+        ),
+        FigureSpec(
+            "temporal_aggregation_many",
+            f"temporal aggregation, {entities:,} entities x 1 h of 1-min data (avg/min/max per 10 min)",
+        ),
+    )
+
+
 BASELINE = FigureSpec("baseline", "bare pipeline: uvicorn → grpc.aio → Redis (same body)")
 OVERHEAD_TARGET = 0.5
 
@@ -106,12 +127,9 @@ class Figure:
         return asdict(self)
 
 
-def not_yet_figures() -> list[Figure]:
-    """The figures whose features are missing from the running stack: shown, never faked."""
-    return [
-        Figure(NOTIFY.key, NOTIFY.title, NOTIFY.unit, False, NOTIFY.target, note=NOT_YET),
-        Figure(TEMPORAL.key, TEMPORAL.title, TEMPORAL.unit, False, TEMPORAL.target, note=NOT_YET),
-    ]
+def unavailable(spec: FigureSpec, reason: str) -> Figure:
+    """A figure the running stack cannot measure: shown with the reason, never faked."""
+    return Figure(spec.key, spec.title, spec.unit, False, spec.target, note=f"n/a — {reason}")
 
 
 def combine(spec: FigureSpec, results: Sequence[LoadResult], connections: int) -> Figure:

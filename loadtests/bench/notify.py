@@ -167,15 +167,16 @@ async def measure_notifications(
         entities = [{"id": i, "type": PROBE_TYPE, "seq": {"type": "Property", "value": 0}} for i in probe_ids]
         created = await one_request(url, req.send("POST", "/entityOperations/upsert", entities))
         if created.status not in (201, 204):
-            return _unavailable(f"creating the probe entities answered {created.status}")
+            return _unavailable(subscribers, f"creating the probe entities answered {created.status}")
         for n in range(subscribers):
             answer = await one_request(url, req.send("POST", "/subscriptions", _subscription(port, n)))
             if answer.status != 201:
-                return _unavailable(f"POST /subscriptions answered {answer.status}")
+                return _unavailable(subscribers, f"POST /subscriptions answered {answer.status}")
             subscription_ids.append((answer.header("location") or "").rsplit("/", 1)[-1])
         if not await _wait_until_delivering(receiver, req, url, probe_ids[0], subscribers):
             return _unavailable(
-                f"no notification reached all {subscribers} subscribers in {_READY_TIMEOUT_S:g} s"
+                subscribers,
+                f"no notification reached all {subscribers} subscribers in {_READY_TIMEOUT_S:g} s",
             )
         receiver.reset()
         started = time.perf_counter()
@@ -231,16 +232,17 @@ def _subscription(port: int, number: int) -> dict[str, object]:
 def _figure(
     receiver: NotificationReceiver, updates: int, failed: int, expected: int, started: float, subscribers: int
 ) -> F.Figure:
+    spec = F.notify_spec(subscribers)
     latencies = sorted(receiver.latencies_ms)
     elapsed = receiver.last_at - started if receiver.last_at > started else 0.0
     missing = max(0, expected - len(latencies))
     figure = F.Figure(
-        key=F.NOTIFY.key,
-        title=F.NOTIFY.title,
-        unit=F.NOTIFY.unit,
+        key=spec.key,
+        title=spec.title,
+        unit=spec.unit,
         implemented=True,
-        target=F.NOTIFY.target,
-        target_rate=F.NOTIFY.min_rate,
+        target=spec.target,
+        target_rate=spec.min_rate,
         rate=len(latencies) / elapsed if elapsed else 0.0,
         count=len(latencies),
         errors=missing + failed + receiver.malformed,
@@ -253,11 +255,9 @@ def _figure(
         ),
     )
     figure.round_rates = [figure.rate or 0.0]
-    figure.met = F.judge(F.NOTIFY, figure)
+    figure.met = F.judge(spec, figure)
     return figure
 
 
-def _unavailable(reason: str) -> F.Figure:
-    figure = next(f for f in F.not_yet_figures() if f.key == F.NOTIFY.key)
-    figure.note = f"n/a — {reason}"
-    return figure
+def _unavailable(subscribers: int, reason: str) -> F.Figure:
+    return F.unavailable(F.notify_spec(subscribers), reason)

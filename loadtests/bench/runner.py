@@ -37,7 +37,7 @@ class BenchOptions:
     query_connections: int
     batch_size: int
     batch_connections: int
-    subscribers: int
+    subscribers: tuple[int, ...]
     load_budget_s: float
     profile_dir: Path | None
     profile_native: bool
@@ -45,6 +45,7 @@ class BenchOptions:
     work_dir: Path
     brokers: tuple[int, ...] = (1,)  # broker processes; several counts: one fresh stack each, compared
     broker_workers: bool = False  # notifier and history recorder in a broker process of their own
+    temporal_entities: int = 1000  # entities of the many-entities temporal figures
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _Session:
         self.measurer = F.Measurer(options.duration_s, options.rounds, options.warmup_s)
         self.loaded = 0
         self.client: BenchClient | None = None
+        self.history: str | bool | None = False  # False: not stored yet; None: stored; str: why not
 
     async def authenticate(self) -> None:
         """With auth on, create the bench tenant's client (as the bootstrap admin)."""
@@ -197,37 +199,52 @@ class _Session:
                 lambda: _one(m.measure(F.QUERY_COUNT, url, req.query(count=True), opts.query_connections)),
             ),
         ]
-        rest.append(await self._measured("temporal", lambda: _one(self._temporal(req))))
+        rest.extend(await self._temporal(req))
         # Last: the notifier keeps reading the tenant's changes while subscriptions exist.
-        rest.append(
-            await self._measured(
-                "notifications",
-                lambda: _one(
-                    measure_notifications(
-                        req,
-                        url,
-                        subscribers=opts.subscribers,
-                        probes=20,
-                        connections=opts.query_connections * 2,
-                        duration_s=opts.duration_s,
-                    )
-                ),
+        for subscribers in opts.subscribers:
+            rest.append(
+                await self._measured(
+                    f"notifications_{subscribers}",
+                    lambda n=subscribers: _one(  # type: ignore[misc]
+                        measure_notifications(
+                            req,
+                            url,
+                            subscribers=n,
+                            probes=20,
+                            connections=opts.query_connections * 2,
+                            duration_s=opts.duration_s,
+                        )
+                    ),
+                )
             )
-        )
         figures = [upsert, *(f for group in rest for f in group), load_figure, baseline]
         for figure in figures:
             if baseline.rate and figure.rate is not None and figure.unit in ("req/s", "entities/s"):
                 figure.ratio_to_baseline = figure.rate / baseline.rate
         return [*figures, F.overhead_figure(upsert, baseline)]
 
-    async def _temporal(self, req: Requests) -> F.Figure:
-        url = self.stack.gateway_url
-        reason = await temporal.prepare(req, url)
-        if reason is not None:
-            return temporal.unavailable(reason)
-        return await self.measurer.measure(
-            F.TEMPORAL, url, temporal.aggregation(req), self.options.query_connections
-        )
+    async def _temporal(self, req: Requests) -> list[list[F.Figure]]:
+        """One entity's day (aggregated, and queried whole), then many entities' hours (queried, aggregated),
+        each figure with its own CPU row. The history is stored once per stack: a second size would append
+        duplicate instances."""
+        url, conns = self.stack.gateway_url, self.options.query_connections
+        many = self.options.temporal_entities
+        query_many, aggregate_many = F.temporal_many_specs(many)
+        jobs = [
+            (F.TEMPORAL, temporal.aggregation(req)),
+            (F.TEMPORAL_QUERY, temporal.whole_day(req)),
+            (query_many, temporal.many_query(req, many)),
+            (aggregate_many, temporal.many_aggregation(req, many)),
+        ]
+        if self.history is False:
+            self.history = await temporal.prepare(req, url) or await temporal.prepare_many(req, url, many)
+        if isinstance(self.history, str):
+            return [[F.unavailable(spec, self.history)] for spec, _ in jobs]
+        m = self.measurer
+        return [
+            await self._measured(spec.key, lambda s=spec, f=factory: _one(m.measure(s, url, f, conns)))  # type: ignore[misc]
+            for spec, factory in jobs
+        ]
 
 
 async def _one(pending: Awaitable[F.Figure]) -> list[F.Figure]:

@@ -15,12 +15,13 @@ def measured(key: str, rate: float) -> F.Figure:
 
 def test_table_columns_align_and_unimplemented_rows_say_why():
     out = io.StringIO()
-    print_report(out, [measured("a", 1234.5), *F.not_yet_figures()], ["stack processes: 1 broker"])
+    missing = [F.unavailable(F.TEMPORAL, "no history"), F.unavailable(F.notify_spec(1), "no history")]
+    print_report(out, [measured("a", 1234.5), *missing], ["stack processes: 1 broker"])
     text = out.getvalue()
     lines = text.splitlines()
     assert lines[0].startswith("figure")
     assert "1,234 req/s" in text or "1,235 req/s" in text
-    assert text.count("n/a — arrives with issue 4") == 2
+    assert text.count("n/a — no history") == 2
     assert "- stack processes: 1 broker" in text
 
 

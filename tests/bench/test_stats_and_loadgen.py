@@ -89,8 +89,10 @@ def test_overhead_is_the_ratio_of_rates():
     assert overhead.met is True
 
 
-def test_not_yet_figures_say_so_and_carry_no_number():
-    for figure in F.not_yet_figures():
+def test_unavailable_figures_say_why_and_carry_no_number():
+    for spec in (F.TEMPORAL, F.notify_spec(10), *F.temporal_many_specs(1000)):
+        figure = F.unavailable(spec, "the stack has no temporal store")
         assert not figure.implemented
-        assert figure.rate is None
-        assert figure.note == "n/a — arrives with issue 4"
+        assert figure.rate is None and figure.met is None
+        assert figure.note == "n/a — the stack has no temporal store"
+        assert figure.key == spec.key and figure.target == spec.target
