@@ -102,6 +102,12 @@ def test_common_env_carries_stores_and_json_logs() -> None:
     assert env["S3_ENDPOINT"] == "127.0.0.1:9000"
     assert env["S3_SECRET_KEY"] == "secret-key-value"
     assert env["LOG_FORMAT"] == "json"
+    assert "REDIS_MODE" not in env  # REDIS_URL from the environment: its REDIS_MODE (if any) is inherited
+
+
+def test_embedded_valkey_is_standalone_even_with_a_stray_redis_mode() -> None:
+    stack = StackEnv(redis_url="redis://127.0.0.1:1/0", s3=S3, gateway_port=8080, embedded_redis=True)
+    assert common_env(stack)["REDIS_MODE"] == "standalone"
 
 
 def test_s3_settings_from_env() -> None:

@@ -16,6 +16,7 @@ class StackEnv:
     redis_url: str
     s3: S3Settings
     gateway_port: int
+    embedded_redis: bool = False  # the stack's own Valkey: a standalone server, whatever REDIS_MODE says
     auth_mode: str = "oidc"  # GATEWAY_AUTH_MODE: "oidc", or "open" for development (`--auth open`)
     admin_password: str = field(default="", repr=False)  # the identity service's bootstrap admin
     # service name -> "host:port" (gRPC) or "http://host:port", read from its {"event":"listening"} log line;
@@ -54,6 +55,8 @@ def common_env(stack: StackEnv) -> dict[str, str]:
         # JSON so the runner can read each service's listening line; the files stay greppable.
         "LOG_FORMAT": "json",
         "REDIS_URL": stack.redis_url,
+        # A REDIS_MODE exported for external servers must not send services to a cluster that is not there.
+        **({"REDIS_MODE": "standalone"} if stack.embedded_redis else {}),
         **stack.s3.as_env(),
     }
 

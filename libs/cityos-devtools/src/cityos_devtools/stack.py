@@ -153,7 +153,11 @@ def _start_stores(
             stores.append(f"S3 (embedded SeaweedFS): {s3.endpoint}, bucket {s3.bucket}")
     except (EmbeddedServerError, ValueError) as exc:
         raise StartupError(str(exc)) from exc
-    return StackEnv(redis_url=redis_url, s3=s3, gateway_port=gateway_port or _free_port()), stores
+    embedded = not os.environ.get("REDIS_URL", "").strip()
+    env = StackEnv(
+        redis_url=redis_url, s3=s3, gateway_port=gateway_port or _free_port(), embedded_redis=embedded
+    )
+    return env, stores
 
 
 def _free_port() -> int:
