@@ -37,7 +37,8 @@ def test_minimal_configuration(rendered: dict[str, Any]) -> None:
     assert broker["CITYOS_DEFAULT_TENANT"] == "default"
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in broker
     gateway = _env(result, "gateway")
-    assert gateway["BROKER_ADDRESS"] == "demo-cityos-broker:50051"
+    # The gateway balances over every broker pod (round_robin) through the headless Service.
+    assert gateway["BROKER_ADDRESS"] == "dns:///demo-cityos-broker-headless.cityos.svc.cluster.local:50051"
     assert gateway["GATEWAY_PORT"] == "8080"
     assert gateway["GATEWAY_MAX_BODY_BYTES"] == "8388608"
     assert gateway["GATEWAY_AUTH_MODE"] == "oidc"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 INTERNET = "0.0.0.0/0"
+# Scenarios with the ServiceMonitor on: every service then admits Prometheus on the metrics port.
+METRICS_SCENARIOS = {"bundled", "broker-workers"}
 
 
 def _components(peers: list[dict[str, Any]]) -> set[str]:
@@ -23,6 +25,10 @@ def _policies(result: Any) -> dict[str, dict[str, Any]]:
     }
 
 
+def _workers_on(services: dict[str, Any]) -> bool:
+    return bool(services["broker"]["enabled"] and services["broker"]["workers"]["enabled"])
+
+
 def test_each_service_is_reachable_only_by_its_enabled_callers(chart: Any, rendered: dict[str, Any]) -> None:
     for scenario, result in rendered.items():
         effective = chart.merge_values(result.values)
@@ -36,6 +42,8 @@ def test_each_service_is_reachable_only_by_its_enabled_callers(chart: Any, rende
             for rule in spec["ingress"]:
                 callers |= _components(rule["from"])
             expected = set(services[name]["callers"]) & enabled
+            if "broker" in expected and _workers_on(services):
+                expected.add("broker-worker")  # the workers run the broker's code and make its calls
             job_calls = {"gateway", "identity"} if "identity" in enabled else {"broker"}
             if name in job_calls and effective["initJob"]["enabled"]:
                 expected.add("init")  # the Job creates the first tenant there
@@ -45,17 +53,20 @@ def test_each_service_is_reachable_only_by_its_enabled_callers(chart: Any, rende
 def test_only_the_gateway_the_broker_and_the_init_job_reach_identity(rendered: dict[str, Any]) -> None:
     for scenario, result in rendered.items():
         spec = _policies(result)["identity"]
-        assert len(spec["ingress"]) == 1 or scenario == "bundled", scenario  # bundled: + the metrics rule
+        with_metrics = scenario in METRICS_SCENARIOS
+        assert len(spec["ingress"]) == 1 + with_metrics, scenario  # + the metrics rule
         rule = spec["ingress"][0]
-        # The broker's notifier reads the access policies that filter notifications.
-        assert _components(rule["from"]) == {"gateway", "broker", "init"}, scenario
-        assert len(rule["from"]) == 3, f"{scenario}: an extra peer may reach identity"
+        # The broker's notifier reads the access policies that filter notifications; with workers it runs
+        # in the broker-worker pods.
+        allowed = {"gateway", "broker", "init"}
+        if scenario == "broker-workers":
+            allowed.add("broker-worker")
+        assert _components(rule["from"]) == allowed, scenario
+        assert len(rule["from"]) == len(allowed), f"{scenario}: an extra peer may reach identity"
         assert rule["ports"] == [{"port": 50052, "protocol": "TCP"}]
         for name, other in _policies(result).items():
             callees = set().union(*(_components(r.get("to", [])) for r in other["egress"]))
-            assert ("identity" in callees) == (name in {"gateway", "broker", "init"}), (
-                f"{scenario}: {name} -> identity"
-            )
+            assert ("identity" in callees) == (name in allowed), f"{scenario}: {name} -> identity"
 
 
 def test_init_job_reaches_only_the_services_it_calls(
@@ -106,7 +117,7 @@ def test_only_the_gateway_accepts_traffic_from_outside_the_release(rendered: dic
                 outside = outside[1:]
             for rule in outside:  # only Prometheus, only on the metrics port
                 assert rule["ports"] == [{"port": metrics_port, "protocol": "TCP"}], (scenario, name)
-                assert scenario == "bundled", (scenario, name)
+                assert scenario in METRICS_SCENARIOS, (scenario, name)
 
 
 def test_internet_egress_only_for_broker_and_connectors(rendered: dict[str, Any]) -> None:

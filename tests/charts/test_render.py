@@ -26,6 +26,7 @@ def test_helm_lint_has_no_errors(chart_dir: Path, values_of: Any, scenario: str,
 
 def test_every_scenario_renders_objects(rendered: dict[str, Any]) -> None:
     assert set(rendered) == {
+        "broker-workers",
         "bundled",
         "external-redis-cluster-s3",
         "ingress-tls",
@@ -80,8 +81,19 @@ def test_custom_resources(rendered: dict[str, Any]) -> None:
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     assert monitor["spec"]["selector"]["matchExpressions"][0]["values"] == ["broker", "gateway", "identity"]
     for service in bundled.of_kind("Service"):
-        if service["metadata"]["labels"]["app.kubernetes.io/component"] in {"broker", "gateway", "identity"}:
-            assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
+        component = service["metadata"]["labels"]["app.kubernetes.io/component"]
+        ports = {p["name"] for p in service["spec"]["ports"]}
+        if service["metadata"]["name"].endswith("-headless"):
+            # Selected by the ServiceMonitor too: without a metrics port it adds no second scrape per pod.
+            assert ports == {"grpc"}, service["metadata"]["name"]
+        elif component in {"broker", "gateway", "identity"}:
+            assert "metrics" in ports
+    workers = rendered["broker-workers"].get("ServiceMonitor", "demo-cityos")["spec"]["selector"]
+    # The workers have no gRPC Service; a metrics-only headless Service lets the ServiceMonitor find them.
+    assert workers["matchExpressions"][0]["values"] == ["broker", "broker-worker", "gateway", "identity"]
+    worker_service = rendered["broker-workers"].get("Service", "demo-cityos-broker-worker")["spec"]
+    assert worker_service["clusterIP"] == "None"
+    assert [p["name"] for p in worker_service["ports"]] == ["metrics"]
     for name in rendered:
-        if name != "bundled":
+        if name not in {"bundled", "broker-workers"}:
             assert not rendered[name].of_kind("ServiceMonitor"), name

@@ -29,10 +29,11 @@ METRICS_PORT: {{ .Values.serviceMonitor.port | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* One service's own settings: pass (dict "root" $ "name" "broker" "svc" $svc). */}}
+{{/* One workload's own settings: pass (dict "root" $ "name" "broker" "component" "broker" "svc" $svc). */}}
 {{- define "cityos.serviceEnv" -}}
 {{- $root := .root -}}
 {{- $name := .name -}}
+{{- $component := .component | default .name -}}
 {{- $upper := upper $name -}}
 {{- if eq $name "gateway" }}
 {{- $g := $root.Values.config.gateway }}
@@ -59,6 +60,12 @@ IDENTITY_AUDIENCE: {{ $root.Values.config.identity.audience | quote }}
 {{- end }}
 {{- if eq $name "broker" }}
 {{- $b := $root.Values.config.broker }}
+{{- /* With workers, the serving brokers leave the notifier and the history recorder to them. */}}
+{{- $workers := $root.Values.services.broker.workers.enabled }}
+{{- if and $workers (not $b.notifier.enabled) (not $b.history.enabled) }}
+{{- fail "services.broker.workers.enabled needs config.broker.notifier.enabled or config.broker.history.enabled: the workers would have nothing to do" }}
+{{- end }}
+{{- $serving := and $workers (eq $component "broker") }}
 BROKER_AUTO_CREATE_TENANTS: {{ $b.autoCreateTenants | quote }}
 BROKER_ALLOW_PRIVATE_URLS: {{ $b.allowPrivateUrls | quote }}
 BROKER_CONTEXT_FETCH_TIMEOUT: {{ $b.contextFetchTimeout | quote }}
@@ -66,12 +73,12 @@ BROKER_CONTEXT_MAX_BYTES: {{ $b.contextMaxBytes | int64 | quote }}
 BROKER_DEFAULT_LIMIT: {{ $b.defaultLimit | quote }}
 BROKER_MAX_LIMIT: {{ $b.maxLimit | quote }}
 BROKER_CHANGES_MAXLEN: {{ $b.changesMaxlen | int64 | quote }}
-BROKER_HISTORY_ENABLED: {{ $b.history.enabled | quote }}
+BROKER_HISTORY_ENABLED: {{ and $b.history.enabled (not $serving) | quote }}
 BROKER_HISTORY_RETENTION: {{ $b.history.retention | quote }}
 BROKER_HISTORY_ARCHIVE_INTERVAL: {{ $b.history.archiveInterval | quote }}
 BROKER_HISTORY_CLAIM_IDLE_MS: {{ $b.history.claimIdleMs | int64 | quote }}
 BROKER_TEMPORAL_MAX_INSTANCES: {{ $b.history.maxInstances | int64 | quote }}
-BROKER_NOTIFIER: {{ $b.notifier.enabled | quote }}
+BROKER_NOTIFIER: {{ and $b.notifier.enabled (not $serving) | quote }}
 BROKER_NOTIFY_TIMEOUT: {{ $b.notifier.timeout | quote }}
 BROKER_NOTIFY_MAX_ATTEMPTS: {{ $b.notifier.maxAttempts | quote }}
 BROKER_NOTIFY_BACKOFF: {{ $b.notifier.backoff | quote }}
@@ -96,7 +103,7 @@ IDENTITY_SESSION_TTL: {{ $i.sessionTtl | int64 | quote }}
 {{- /* The address of every enabled service this one calls (it is among the callee's callers). */}}
 {{- range $callee, $csvc := $root.Values.services }}
 {{- if and $csvc.enabled (ne $callee $name) (has $name $csvc.callers) }}
-{{ upper $callee }}_ADDRESS: {{ include "cityos.address" (dict "root" $root "name" $callee) | quote }}
+{{ upper $callee }}_ADDRESS: {{ include "cityos.calleeAddress" (dict "root" $root "caller" $name "name" $callee) | quote }}
 {{- end }}
 {{- end }}
 {{- end -}}

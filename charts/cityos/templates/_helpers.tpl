@@ -51,10 +51,69 @@ app.kubernetes.io/part-of: cityos
 {{- end -}}
 {{- end -}}
 
-{{/* In-cluster address host:port of an enabled service. */}}
+{{/* In-cluster address host:port of an enabled service (its ClusterIP Service: one address, any pod). */}}
 {{- define "cityos.address" -}}
 {{- $svc := index .root.Values.services .name -}}
 {{- printf "%s-%s:%v" (include "cityos.fullname" .root) .name $svc.port -}}
+{{- end -}}
+
+{{/* gRPC target of a service's headless Service: every ready pod, for a client that balances over them. */}}
+{{- define "cityos.headlessAddress" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- printf "dns:///%s-%s-headless.%s.svc.%s:%v" (include "cityos.fullname" .root) .name .root.Release.Namespace .root.Values.clusterDomain $svc.port -}}
+{{- end -}}
+
+{{/*
+Callers whose client spreads its calls over every address a name resolves to (gRPC round_robin), per
+callee. They get the callee's headless Service; every other caller keeps the ClusterIP Service, because a
+pick_first channel on a headless name would always dial the first pod DNS lists. A service whose client
+starts balancing is added here (the gateway: cityos_gateway.server, ROUND_ROBIN on the broker channel).
+*/}}
+{{- define "cityos.balancedCallers" -}}
+{"broker": ["gateway"]}
+{{- end -}}
+
+{{/* The <CALLEE>_ADDRESS a caller gets: pass (dict "root" $ "caller" "gateway" "name" "broker"). */}}
+{{- define "cityos.calleeAddress" -}}
+{{- $balanced := get (include "cityos.balancedCallers" . | fromJson) .name | default (list) -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- if and (ne $svc.protocol "http") (has .caller $balanced) -}}
+{{- include "cityos.headlessAddress" . -}}
+{{- else -}}
+{{- include "cityos.address" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The workloads of the release as a JSON list of {name, component, svc}: one per enabled service (component =
+name) and, with services.broker.workers.enabled, the broker workers (component broker-worker): the broker's
+image, port and egress with the worker's own replicas, resources, autoscaling, budget and scheduling.
+*/}}
+{{- define "cityos.workloads" -}}
+{{- $out := list -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if $svc.enabled -}}
+{{- $out = append $out (dict "name" $name "component" $name "svc" $svc) -}}
+{{- if and (eq $name "broker") $svc.workers.enabled -}}
+{{- $own := omit $svc.workers "enabled" -}}
+{{- $shared := pick $svc "enabled" "protocol" "port" "internetEgress" "s3Access" "extraEnv" "secretEnv" "imageRepository" -}}
+{{- /* Nobody calls a worker: it serves gRPC only for its health probes. */ -}}
+{{- $worker := merge (dict "callers" list) $own $shared -}}
+{{- $out = append $out (dict "name" $name "component" "broker-worker" "svc" $worker) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Components running a service's code, as a JSON list: the service, plus broker-worker for the broker. */}}
+{{- define "cityos.componentsOf" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- if and (eq .name "broker") $svc.workers.enabled -}}
+["broker","broker-worker"]
+{{- else -}}
+{{- list .name | toJson -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "cityos.redisSecretName" -}}

@@ -79,7 +79,7 @@
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  name: {{ include "cityos.fullname" $root }}-{{ $name }}
+  name: {{ include "cityos.fullname" $root }}-{{ .component }}
   namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "cityos.labels" . | nindent 4 }}
@@ -88,18 +88,22 @@ spec:
     matchLabels:
       {{- include "cityos.selectorLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
+  {{- /* Callers inside the release: the pods of enabled services named in `callers` (the broker's workers too). */}}
+  {{- $from := list }}
+  {{- range $svc.callers }}
+  {{- if (index $root.Values.services .).enabled }}
+  {{- $from = concat $from (include "cityos.componentsOf" (dict "root" $root "name" .) | fromJsonArray) }}
+  {{- end }}
+  {{- end }}
+  {{- if and (eq .component $name) (has $name (include "cityos.initCallees" $root | fromJsonArray)) }}
+  {{- /* The init Job creates the first tenant (through the gateway, signing in to identity). */}}
+  {{- $from = append $from "init" }}
+  {{- end }}
+  {{- if not (or $from (eq $name "gateway") $root.Values.serviceMonitor.enabled) }}
+  {{- /* Nobody calls it (the broker workers): no ingress at all; kubelet probes are not NetworkPolicy traffic. */}}
+  ingress: []
+  {{- else }}
   ingress:
-    {{- /* Callers inside the release: only enabled services named in `callers`. */}}
-    {{- $from := list }}
-    {{- range $svc.callers }}
-    {{- if (index $root.Values.services .).enabled }}
-    {{- $from = append $from . }}
-    {{- end }}
-    {{- end }}
-    {{- if has $name (include "cityos.initCallees" $root | fromJsonArray) }}
-    {{- /* The init Job creates the first tenant (through the gateway, signing in to identity). */}}
-    {{- $from = append $from "init" }}
-    {{- end }}
     {{- if $from }}
     - from:
         {{- range $from }}
@@ -123,6 +127,7 @@ spec:
       ports:
         - {port: {{ $root.Values.serviceMonitor.port }}, protocol: TCP}
     {{- end }}
+  {{- end }}
   egress:
     {{- include "cityos.storeEgress" (dict "root" $root "svc" $svc) | nindent 4 }}
     {{- /* The services this one calls: those listing it among their callers. */}}
@@ -178,9 +183,9 @@ spec:
               - key: app.kubernetes.io/component
                 operator: In
                 values:
-                  {{- range $name, $svc := $root.Values.services }}
-                  {{- if and $svc.enabled (or (ne $.component "s3") $svc.s3Access) }}
-                  - {{ $name }}
+                  {{- range (include "cityos.workloads" $root | fromJsonArray) }}
+                  {{- if or (ne $.component "s3") .svc.s3Access }}
+                  - {{ .component }}
                   {{- end }}
                   {{- end }}
       ports:

@@ -1,6 +1,8 @@
 {{/*
-Objects of one service. Every template takes (dict "root" $ "name" "<service>" "svc" <its values>);
-templates/services.yaml calls them for each enabled entry of .Values.services.
+Objects of one workload. Every template takes (dict "root" $ "name" "<service>" "component" "<workload>"
+"svc" <its values>): objects are named and labelled by the component, the image and settings come from the
+service. templates/services.yaml calls them for each entry of cityos.workloads (the enabled services, and
+the broker workers).
 */}}
 
 {{- define "cityos.deployment" -}}
@@ -11,7 +13,7 @@ templates/services.yaml calls them for each enabled entry of .Values.services.
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {{ $fullname }}-{{ .name }}
+  name: {{ $fullname }}-{{ .component }}
   namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "cityos.labels" . | nindent 4 }}
@@ -41,7 +43,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
-      serviceAccountName: {{ $fullname }}-{{ .name }}
+      serviceAccountName: {{ $fullname }}-{{ .component }}
       automountServiceAccountToken: false
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ $root.Values.pods.terminationGracePeriodSeconds }}
@@ -77,7 +79,7 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       containers:
-        - name: {{ .name }}
+        - name: {{ .component }}
           image: {{ include "cityos.image" . | quote }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           ports:
@@ -93,7 +95,7 @@ spec:
             - configMapRef:
                 name: {{ $fullname }}-config
             - configMapRef:
-                name: {{ $fullname }}-{{ .name }}
+                name: {{ $fullname }}-{{ .component }}
           env:
             {{- if include "cityos.redisHasPassword" $root }}
             - name: REDIS_PASSWORD
@@ -193,7 +195,7 @@ spec:
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ include "cityos.fullname" .root }}-{{ .name }}
+  name: {{ include "cityos.fullname" .root }}-{{ .component }}
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "cityos.labels" . | nindent 4 }}
@@ -215,12 +217,60 @@ spec:
     {{- end }}
 {{- end -}}
 
+{{/*
+A gRPC service's headless Service: DNS answers with the address of every ready pod (publishNotReadyAddresses
+false), so a round_robin client (dns:///<name>:<port>) spreads its calls over all of them. No metrics port:
+the ServiceMonitor selects by component and scrapes each pod once, through the ClusterIP Service.
+*/}}
+{{- define "cityos.headlessService" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "cityos.fullname" .root }}-{{ .name }}-headless
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "cityos.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  publishNotReadyAddresses: false
+  selector:
+    {{- include "cityos.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: grpc
+      port: {{ .svc.port }}
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: kubernetes.io/h2c
+{{- end -}}
+
+{{/* Metrics-only headless Service of a workload nobody calls (the broker workers), for the ServiceMonitor. */}}
+{{- define "cityos.metricsService" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "cityos.fullname" .root }}-{{ .component }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "cityos.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  selector:
+    {{- include "cityos.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: metrics
+      port: {{ .root.Values.serviceMonitor.port }}
+      targetPort: metrics
+      protocol: TCP
+{{- end -}}
+
 {{- define "cityos.hpa" -}}
 {{- $a := .svc.autoscaling -}}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
-  name: {{ include "cityos.fullname" .root }}-{{ .name }}
+  name: {{ include "cityos.fullname" .root }}-{{ .component }}
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "cityos.labels" . | nindent 4 }}
@@ -228,7 +278,7 @@ spec:
   scaleTargetRef:
     apiVersion: apps/v1
     kind: Deployment
-    name: {{ include "cityos.fullname" .root }}-{{ .name }}
+    name: {{ include "cityos.fullname" .root }}-{{ .component }}
   minReplicas: {{ $a.minReplicas }}
   maxReplicas: {{ $a.maxReplicas }}
   metrics:
@@ -261,7 +311,7 @@ spec:
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
-  name: {{ include "cityos.fullname" .root }}-{{ .name }}
+  name: {{ include "cityos.fullname" .root }}-{{ .component }}
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "cityos.labels" . | nindent 4 }}
@@ -280,7 +330,7 @@ spec:
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ include "cityos.fullname" .root }}-{{ .name }}
+  name: {{ include "cityos.fullname" .root }}-{{ .component }}
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "cityos.labels" . | nindent 4 }}
