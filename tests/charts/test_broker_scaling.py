@@ -275,3 +275,16 @@ def test_the_gateway_accepts_the_rendered_address(rendered: dict[str, Any]) -> N
     environ["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     settings = GatewaySettings.from_env(environ=environ)
     assert balanced_target(settings.broker_address) == HEADLESS
+
+
+def test_servers_age_connections_so_clients_find_new_pods(rendered: dict[str, Any], render: Any) -> None:
+    from cityos_runtime.grpc_server import ConnectionAge
+
+    for scenario, result in rendered.items():
+        shared = _data(result, "demo-cityos-config")
+        age = ConnectionAge.from_env(environ=shared)
+        assert age == ConnectionAge(max_age=300.0, grace=30.0), scenario
+    values = {**rendered["minimal"].values}
+    values["config"] = {**values["config"], "grpc": {"maxConnectionAge": 0}}
+    shared = _data(render(values), "demo-cityos-config")
+    assert ConnectionAge.from_env(environ=shared).options() == (), "0 turns the bound off"

@@ -6,6 +6,8 @@
 LOG_LEVEL: {{ $c.logLevel | quote }}
 LOG_FORMAT: {{ $c.logFormat | quote }}
 CITYOS_DEFAULT_TENANT: {{ $c.defaultTenant | quote }}
+GRPC_MAX_CONNECTION_AGE: {{ $c.grpc.maxConnectionAge | quote }}
+GRPC_MAX_CONNECTION_AGE_GRACE: {{ $c.grpc.maxConnectionAgeGrace | quote }}
 {{- with .Values.otelCollectorEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cityos_runtime.config import ConfigError, env_float
 from cityos_runtime.server_interceptor import ServerCallInterceptor
 from cityos_runtime.telemetry import Telemetry
 
@@ -25,7 +27,56 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.so_reuseport", 0),
 )
 
+# Short enough that new pods get traffic within minutes of a scale-up; long enough that reconnecting costs
+# nothing measurable. The grace covers the gateway's default request timeout (30 s).
+DEFAULT_MAX_CONNECTION_AGE = 300.0
+DEFAULT_MAX_CONNECTION_AGE_GRACE = 30.0
+
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionAge:
+    """How long a client's connection lives before the server asks it to reconnect (GOAWAY).
+
+    A client resolves the server's name again only when a connection closes: a bounded age lets a
+    round_robin client (the gateway on a headless Service) find broker pods added since it connected. gRPC
+    adds +-10 % jitter, so a fleet of clients does not reconnect at once; calls in flight get `grace`.
+    """
+
+    max_age: float = DEFAULT_MAX_CONNECTION_AGE  # seconds; 0: as long as the client keeps the connection
+    grace: float = DEFAULT_MAX_CONNECTION_AGE_GRACE  # seconds calls in flight may run past the age
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConnectionAge:
+        """Read GRPC_MAX_CONNECTION_AGE and GRPC_MAX_CONNECTION_AGE_GRACE (seconds); ConfigError if bad."""
+        age = cls(
+            max_age=env_float(
+                "GRPC_MAX_CONNECTION_AGE", DEFAULT_MAX_CONNECTION_AGE, min_value=0, environ=environ
+            ),
+            grace=env_float(
+                "GRPC_MAX_CONNECTION_AGE_GRACE",
+                DEFAULT_MAX_CONNECTION_AGE_GRACE,
+                min_value=0,
+                environ=environ,
+            ),
+        )
+        if age.max_age > 0 and age.grace <= 0:
+            raise ConfigError(
+                "environment variable GRPC_MAX_CONNECTION_AGE_GRACE must be > 0 while "
+                "GRPC_MAX_CONNECTION_AGE is set: calls in flight when a connection ages out would be cut"
+            )
+        return age
+
+    def options(self) -> tuple[tuple[str, int], ...]:
+        """The grpc.aio server options (none when the age is unbounded)."""
+        if self.max_age <= 0:
+            return ()
+        return (
+            ("grpc.max_connection_age_ms", max(1, round(self.max_age * 1000))),
+            ("grpc.max_connection_age_grace_ms", max(1, round(self.grace * 1000))),
+        )
+
 
 Register = Callable[[grpc.aio.Server], None]
 
@@ -42,12 +93,15 @@ class GrpcServer:
         *,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         options: Sequence[tuple[str, int | str]] = (),
+        connection_age: ConnectionAge | None = None,
     ) -> None:
+        """`connection_age` None reads ConnectionAge.from_env() (raising ConfigError for a bad value)."""
         self.service_name = service_name
         self._address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+        age = ConnectionAge.from_env() if connection_age is None else connection_age
         self._server = grpc.aio.server(
             interceptors=[ServerCallInterceptor(telemetry), *interceptors],
-            options=[*SERVER_OPTIONS, *options],
+            options=[*SERVER_OPTIONS, *age.options(), *options],
         )
         self._health = health.aio.HealthServicer()
         self._service_names: list[str] = []
