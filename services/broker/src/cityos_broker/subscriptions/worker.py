@@ -33,7 +33,6 @@ from cityos_broker.subscriptions.policy import NotificationPolicy, OwnerView, Te
 from cityos_broker.subscriptions.queue import (
     SENDER_GROUP,
     Entry,
-    Fields,
     NotificationQueue,
     Pending,
     decode_pending,
@@ -49,12 +48,11 @@ _PERIODIC_TICK_S = 0.25
 _W3C = TraceContextTextMapPropagator()
 
 
-def _cause(fields: Fields) -> list[trace.Link]:
+def _cause(traceparent: str) -> list[trace.Link]:
     """A link to the span of the write that caused a notification (none when it was not recorded)."""
-    traceparent = fields.get(b"tp")
     if not traceparent:
         return []
-    context = _W3C.extract({"traceparent": traceparent.decode()})
+    context = _W3C.extract({"traceparent": traceparent})
     span_context = trace.get_current_span(context).get_span_context()
     return [trace.Link(span_context)] if span_context.is_valid else []
 
@@ -290,25 +288,27 @@ class NotifierWorker:
 
     async def _deliver(self, entry: Entry, subs: dict[str, Ready], claimed: bool) -> None:
         try:
+            pending = decode_pending(entry.fields)
             # One span per notification, linked to the write that caused it; senders pass its W3C trace
             # context on to the endpoint.
             with self._tracer.start_as_current_span(
                 "notify",
                 kind=trace.SpanKind.PRODUCER,
                 attributes={"cityos.tenant": entry.tenant},
-                links=_cause(entry.fields),
+                links=_cause(pending.traceparent),
             ):
-                await self._deliver_once(entry, subs, claimed)
+                await self._deliver_once(entry, pending, subs, claimed)
         except asyncio.CancelledError:
             raise
         except Exception:
             # Left pending: another claim retries it after the idle time.
             _log.exception("notification delivery failed", extra={"tenant": entry.tenant})
 
-    async def _deliver_once(self, entry: Entry, subs: dict[str, Ready], claimed: bool) -> None:
+    async def _deliver_once(
+        self, entry: Entry, pending: Pending, subs: dict[str, Ready], claimed: bool
+    ) -> None:
         """Send with retries; acknowledge on success or after dead-lettering, never before."""
         tenant, settings = entry.tenant, self._settings
-        pending = decode_pending(entry.fields)
         outgoing = pending.outgoing
         # Only a taken-over entry can have been sent already (by a worker that died before acknowledging).
         if claimed and await self._queue.was_sent(tenant, outgoing.id):
