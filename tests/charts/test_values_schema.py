@@ -38,6 +38,12 @@ import yaml
         ({"initJob": {"adminUsername": "Admin User"}}, "/initJob/adminUsername"),
         ({"services": {"identity": {"secretEnv": {"KEK": {"secret": "x", "key": "k"}}}}}, "/secretEnv/KEK"),
         ({"services": {"broker": {"extraEnv": {"lower-case": "x"}}}}, "lower-case"),
+        ({"services": {"broker": {"workers": {"replica": 3}}}}, "replica"),
+        ({"services": {"broker": {"workers": {"autoscaling": {"maxReplica": 3}}}}}, "maxReplica"),
+        ({"services": {"gateway": {"workers": {"enabled": True}}}}, "workers"),
+        ({"config": {"grpc": {"maxConnectionAge": -1}}}, "/config/grpc/maxConnectionAge"),
+        ({"config": {"grpc": {"maxConnectionAgeGrace": 0}}}, "/config/grpc/maxConnectionAgeGrace"),
+        ({"clusterDomain": "Cluster Local"}, "/clusterDomain"),
         (
             {"services": {"broker": {"resources": {"requests": {"cpu": "lots"}}}}},
             "/services/broker/resources/requests/cpu",
