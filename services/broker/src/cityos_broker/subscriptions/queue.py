@@ -9,11 +9,11 @@ dies at any point leaves its entries pending for another worker to claim (XAUTOC
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from cityos_runtime.redis_connect import RedisClient, RedisPipeline
+from cityos_runtime.redis_connect import RedisClient
 from redis.exceptions import ResponseError
 
 from cityos_broker.store.keys import as_text
@@ -156,30 +156,13 @@ class NotificationQueue:
         """True when this notification id was delivered already (a claimed duplicate)."""
         return bool(await self._redis.exists(SubscriptionKeys(tenant).sent(notification_id)))
 
-    async def done(
-        self,
-        tenant: str,
-        entry_id: str,
-        notification_id: str,
-        sent_ttl_s: float,
-        *,
-        also: Callable[[RedisPipeline], None] | None = None,
-    ) -> list[Any]:
-        """Mark a notification delivered, acknowledge and delete its entry (and run `also` in the MULTI).
-
-        Returns the replies (errors included, not raised) of the commands `also` queued.
-        """
+    async def drop(self, tenant: str, entry_id: str) -> None:
+        """Acknowledge and delete a notify entry that is not to be sent (delivered ones: `Completions`)."""
         keys = SubscriptionKeys(tenant)
         async with self._redis.pipeline(transaction=True) as pipe:
-            if notification_id:
-                pipe.set(keys.sent(notification_id), b"1", px=int(sent_ttl_s * 1000))
             pipe.xack(keys.notify, SENDER_GROUP, entry_id)
             pipe.xdel(keys.notify, entry_id)
-            fixed = len(pipe)
-            if also is not None:
-                also(pipe)
-            replies = await pipe.execute(raise_on_error=False)
-        return list(replies[fixed:])
+            await pipe.execute()
 
     async def dead_letter(self, tenant: str, entry_id: str, pending: Pending, reason: str, at: str) -> None:
         """Move a notification that exhausted its retries to the tenant's dead-letter stream."""

@@ -279,7 +279,7 @@ class NotifierWorker:
                 serving[entry.tenant] = view is None or view.serving
             if not serving[entry.tenant]:
                 # Suspended or deleted since it was queued: not sent, and not kept for a later resume.
-                await self._queue.done(entry.tenant, entry.entry_id, "", self._settings.sent_ttl)
+                await self._queue.drop(entry.tenant, entry.entry_id)
                 continue
             delivery = self._deliver(entry, subs[entry.tenant], claimed)
             task = asyncio.create_task(delivery, name=f"notify-{entry.entry_id}")
@@ -312,13 +312,11 @@ class NotifierWorker:
         outgoing = pending.outgoing
         # Only a taken-over entry can have been sent already (by a worker that died before acknowledging).
         if claimed and await self._queue.was_sent(tenant, outgoing.id):
-            await self._queue.done(tenant, entry.entry_id, "", settings.sent_ttl)
+            await self._queue.drop(tenant, entry.entry_id)
             return
         ready = subs.get(pending.subscription_id)
         if ready is None or not ready.compiled.active():
-            await self._queue.done(
-                tenant, entry.entry_id, "", settings.sent_ttl
-            )  # deleted, paused or expired
+            await self._queue.drop(tenant, entry.entry_id)  # deleted, paused or expired
             return
         endpoint = ready.compiled.sub["notification"]["endpoint"]
         delays = backoff_delays(settings.max_attempts, settings.backoff, settings.backoff_max)
