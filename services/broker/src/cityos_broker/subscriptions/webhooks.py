@@ -261,7 +261,9 @@ class WebhookClient:
         loop = asyncio.get_running_loop()
         context = None
         if target.scheme == "https":
-            context = self._ssl or ssl.create_default_context()
+            if self._ssl is None:  # made once: loading the CA store costs milliseconds
+                self._ssl = ssl.create_default_context()
+            context = self._ssl
         error: OSError | None = None
         for address in addresses:
             try:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from cityos_broker.subscriptions.webhooks import ConnectionDropped, WebhookClient, encode_request
@@ -197,3 +201,58 @@ async def test_loopback_is_refused_without_allow_private(serve: Callable[[Reply]
     finally:
         await client.aclose()
     assert server.connections == 0
+
+
+def _certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert, key files)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_https_endpoints_are_verified_and_kept_alive(tmp_path: Path) -> None:
+    cert_file, key_file = _certificate(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert_file, key_file)
+    server = Server(await always(_OK))
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_tls)
+    url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}/hook"
+    trusted = WebhookClient(allow_private=True, ssl_context=ssl.create_default_context(cafile=str(cert_file)))
+    untrusted = WebhookClient(allow_private=True)  # the system CAs: the self-signed certificate fails
+    try:
+        assert [await post(trusted, url, b"{}") for _ in range(3)] == [204] * 3
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await post(untrusted, url, b"{}")
+    finally:
+        await trusted.aclose()
+        await untrusted.aclose()
+        listening.close()
+        await listening.wait_closed()
+    assert server.connections == 1 and len(server.requests) == 3
